@@ -1,0 +1,1 @@
+"""Detector backends: each module registers one backend under its name."""

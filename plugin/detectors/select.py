@@ -1,0 +1,101 @@
+"""Build a detector by backend name, including `auto`, which measures the available backends
+once on this machine and remembers the winner."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import time
+
+import cv2
+import numpy as np
+
+from .. import registry
+from ..errors import ConfigError, GunwatchError
+from ..model import ModelBundle
+from ..paths import cache_dir
+from .base import Detector, DetectorSettings
+
+log = logging.getLogger(__name__)
+
+AUTO = "auto"
+TIMED_FRAMES = 3
+
+
+def backend_names() -> list[str]:
+    return registry.names("detector")
+
+
+def create_detector(backend: str, model: ModelBundle, settings: DetectorSettings = DetectorSettings(),
+                    **options) -> Detector:
+    if backend == AUTO:
+        return _auto(model, settings, options)
+    cls = registry.lookup("detector", backend)
+    known = {"darknet": {"library"}, "opencv": {"target"}}.get(backend, set(options))
+    return cls(model, settings, **{k: v for k, v in options.items() if k in known and v is not None})
+
+
+def _machine_key(model: ModelBundle) -> str:
+    stat = model.weights.stat()
+    facts = [str(model.cfg.resolve()), str(stat.st_size), str(stat.st_mtime_ns), cv2.__version__,
+             platform.processor() or platform.machine(), str(os.cpu_count()),
+             os.environ.get("GUNWATCH_DARKNET_LIB", ""), str(model.meta.input)]
+    return hashlib.sha256("|".join(facts).encode()).hexdigest()[:16]
+
+
+def _time_detector(detector: Detector, frame: np.ndarray) -> float:
+    detector.detect(frame)  # first call allocates buffers and, on GPUs, compiles kernels
+    start = time.perf_counter()
+    for _ in range(TIMED_FRAMES):
+        detector.detect(frame)
+    return (time.perf_counter() - start) / TIMED_FRAMES * 1000
+
+
+def _auto(model: ModelBundle, settings: DetectorSettings, options: dict) -> Detector:
+    cache_file = cache_dir() / "auto-backend.json"
+    key = _machine_key(model)
+    try:
+        cached = json.loads(cache_file.read_text()).get(key)
+    except (OSError, ValueError):
+        cached = None
+    if cached in backend_names():
+        try:
+            detector = create_detector(cached, model, settings, **options)
+            log.info("auto backend: %s (measured earlier on this machine, cache %s)", cached, cache_file)
+            return detector
+        except GunwatchError as exc:
+            log.warning("auto backend: cached choice %s no longer loads (%s); measuring again", cached, exc)
+
+    frame = np.random.default_rng(0).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
+    best: tuple[float, Detector] | None = None
+    failures = []
+    for name in backend_names():
+        try:
+            detector = create_detector(name, model, settings, **options)
+        except GunwatchError as exc:
+            failures.append(f"{name}: {exc}")
+            log.info("auto backend: %s unavailable: %s", name, exc)
+            continue
+        ms = _time_detector(detector, frame)
+        log.info("auto backend: %s takes %.1f ms/frame", name, ms)
+        if best is None or ms < best[0]:
+            if best is not None:
+                best[1].close()
+            best = (ms, detector)
+        else:
+            detector.close()
+    if best is None:
+        raise ConfigError("no detector backend can run this model:\n  " + "\n  ".join(failures))
+    choice = best[1].name
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        entries = json.loads(cache_file.read_text()) if cache_file.exists() else {}
+        entries[key] = choice
+        cache_file.write_text(json.dumps(entries, indent=1))
+    except (OSError, ValueError) as exc:
+        log.debug("auto backend: cannot cache the choice in %s: %s", cache_file, exc)
+    log.info("auto backend: chose %s (%.1f ms/frame)", choice, best[0])
+    return best[1]

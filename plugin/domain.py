@@ -1,0 +1,54 @@
+"""Typed messages passed between pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class BBox:
+    """Axis-aligned box in pixels of the analysed image: top-left corner plus size."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+    @property
+    def area(self) -> float:
+        return max(self.w, 0.0) * max(self.h, 0.0)
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (self.x + self.w / 2, self.y + self.h / 2)
+
+    def iou(self, other: BBox) -> float:
+        ix = max(0.0, min(self.x + self.w, other.x + other.w) - max(self.x, other.x))
+        iy = max(0.0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))
+        inter = ix * iy
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
+    def clipped(self, width: int, height: int) -> BBox:
+        x0, y0 = max(0.0, self.x), max(0.0, self.y)
+        x1, y1 = min(float(width), self.x + self.w), min(float(height), self.y + self.h)
+        return BBox(x0, y0, max(0.0, x1 - x0), max(0.0, y1 - y0))
+
+    def as_list(self, ndigits: int = 1) -> list[float]:
+        return [round(self.x, ndigits), round(self.y, ndigits), round(self.w, ndigits), round(self.h, ndigits)]
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """One object found in one image. Confidence stays a float in [0, 1] until displayed."""
+
+    label: str
+    confidence: float
+    box: BBox
+
+    @property
+    def summary(self) -> str:
+        return f"{self.label} {self.confidence:.0%}"
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "confidence": round(self.confidence, 4), "box": self.box.as_list()}

@@ -1,0 +1,150 @@
+"""Model bundles: a folder with model.cfg, model.weights, names and model.json.
+
+model.json records what a detector needs beyond the darknet files (input size, whether the
+network was trained on letterboxed or stretched images, default thresholds) and what an admin
+wants to know (metrics, provenance). A bare darknet .cfg is accepted too, with its .weights of
+the same stem and the one *.names file beside it, so any stock darknet model can be tried.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .darknet import cfg as darknet_cfg
+from .errors import ConfigError
+
+ENV_MODEL = "GUNWATCH_MODEL"
+BUNDLED_MODEL = "gun-yolov3-tiny"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputSpec(_Strict):
+    width: int = Field(416, gt=0, multiple_of=32, description="network input width, pixels")
+    height: int = Field(416, gt=0, multiple_of=32, description="network input height, pixels")
+    letterbox: bool = Field(
+        True, description="true: keep aspect ratio and pad (darknet's test-time default); "
+        "false: stretch to the input size (for models trained on stretched images)")
+
+
+class Thresholds(_Strict):
+    confidence: float = Field(0.5, ge=0.0, le=1.0, description="minimum objectness x class score")
+    nms: float = Field(0.45, gt=0.0, le=1.0, description="IoU above which overlapping boxes merge")
+
+
+class ModelMeta(_Strict):
+    name: str
+    architecture: str = "unknown"
+    classes: list[str] | None = None
+    input: InputSpec = InputSpec()
+    thresholds: Thresholds = Thresholds()
+    metrics: dict = Field(default_factory=dict)
+    provenance: dict = Field(default_factory=dict)
+
+
+class ModelBundle(_Strict):
+    """Resolved paths plus metadata of one model; built by `load_model`."""
+
+    cfg: Path
+    weights: Path
+    names: list[str]
+    meta: ModelMeta
+    source: Path
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+
+def models_dirs() -> list[Path]:
+    """Where bundled model names are looked up, first match wins."""
+    dirs = []
+    if os.environ.get("GUNWATCH_MODELS_DIR"):
+        dirs.append(Path(os.environ["GUNWATCH_MODELS_DIR"]))
+    dirs.append(Path(__file__).resolve().parent.parent / "models")  # a checkout or editable install
+    dirs.append(Path("/opt/gunwatch/models"))
+    return dirs
+
+
+def default_model_ref() -> str:
+    return os.environ.get(ENV_MODEL) or BUNDLED_MODEL
+
+
+def _read_names(path: Path) -> list[str]:
+    try:
+        names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read class names ({exc.strerror})") from exc
+    names = [n for n in names if n]
+    if not names:
+        raise ConfigError(f"{path}: no class names in the file")
+    return names
+
+
+def _check_classes(cfg: Path, names: list[str], names_path: Path) -> None:
+    classes = darknet_cfg.output_classes(darknet_cfg.read_cfg(cfg))
+    if classes and classes != {len(names)}:
+        raise ConfigError(f"{names_path}: lists {len(names)} classes but {cfg} detects "
+                          f"{sorted(classes)}; the names file must match the cfg's classes=")
+
+
+def _load_bundle_dir(folder: Path) -> ModelBundle:
+    missing = [n for n in ("model.cfg", "model.weights", "names") if not (folder / n).is_file()]
+    if missing:
+        raise ConfigError(f"{folder}: not a model bundle, missing {', '.join(missing)} "
+                          "(a bundle holds model.cfg, model.weights, names, model.json)")
+    meta_path = folder / "model.json"
+    try:
+        raw = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+        meta = ModelMeta.model_validate({"name": folder.name, **raw})
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{meta_path}: not valid JSON ({exc})") from exc
+    except ValidationError as exc:
+        raise ConfigError("\n".join(
+            f"{meta_path}: {'.'.join(map(str, e['loc']))}: {e['msg']} (got {e.get('input')!r})"
+            for e in exc.errors())) from exc
+    names = _read_names(folder / "names")
+    _check_classes(folder / "model.cfg", names, folder / "names")
+    return ModelBundle(cfg=folder / "model.cfg", weights=folder / "model.weights", names=names,
+                       meta=meta, source=folder)
+
+
+def _load_loose_cfg(cfg: Path, names_path: Path | None) -> ModelBundle:
+    weights = cfg.with_suffix(".weights")
+    if not weights.is_file():
+        raise ConfigError(f"{cfg}: expected its weights at {weights}")
+    if names_path is None:
+        candidates = sorted(cfg.parent.glob("*.names"))
+        if len(candidates) != 1:
+            raise ConfigError(f"{cfg}: cannot tell which class names to use "
+                              f"(found {len(candidates)} *.names files beside it); pass --names")
+        names_path = candidates[0]
+    names = _read_names(names_path)
+    _check_classes(cfg, names, names_path)
+    width, height = darknet_cfg.input_size(darknet_cfg.read_cfg(cfg))
+    meta = ModelMeta(name=cfg.stem, input=InputSpec(width=width, height=height, letterbox=True),
+                     provenance={"cfg": str(cfg), "weights": str(weights)})
+    return ModelBundle(cfg=cfg, weights=weights, names=names, meta=meta, source=cfg)
+
+
+def load_model(ref: str | os.PathLike | None = None, names: str | os.PathLike | None = None) -> ModelBundle:
+    """Resolve a model reference: a bundle folder, a darknet .cfg, or a bundled model's name."""
+    ref = str(ref) if ref else default_model_ref()
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        return _load_bundle_dir(path)
+    if path.suffix == ".cfg" and path.is_file():
+        return _load_loose_cfg(path, Path(names) if names else None)
+    if os.sep not in ref:
+        for folder in models_dirs():
+            if (folder / ref).is_dir():
+                return _load_bundle_dir(folder / ref)
+    searched = ", ".join(str(d) for d in models_dirs())
+    raise ConfigError(f"model {ref!r} not found: give a bundle folder, a darknet .cfg, or the "
+                      f"name of a bundle in one of: {searched}")
