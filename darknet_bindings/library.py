@@ -33,9 +33,9 @@ INSTALL_HINT = (
     "install the CPU library with `apt-get install darknet` (Debian/Ubuntu), or point "
     f"${ENV_LIBRARY} at a libdarknet.so you built"
 )
-# Exported only by CUDA builds of both forks: CPU builds compile cuda.c/dark_cuda.c down to a
-# cuda_set_device stub, so that one proves nothing.
-CUDA_ONLY_SYMBOLS = ("cuda_make_array", "forward_network_gpu")
+# Exported only by CUDA builds: CPU builds compile cuda.c/dark_cuda.c down to a cuda_set_device
+# stub, so that one proves nothing. hank-ai compiles it as C++, hence the mangled name.
+CUDA_ONLY_SYMBOLS = ("cuda_make_array", "_Z15cuda_make_arrayPfm")
 CUDART_NAMES = ("libcudart.so", "libcudart.so.13", "libcudart.so.12", "libcudart.so.11.0")
 
 
@@ -52,7 +52,7 @@ class DarknetLibrary:
         return self.api.name
 
     def describe(self) -> str:
-        return f"{self.path} ({self.variant} API, {'CUDA' if self.cuda else 'CPU'} build)"
+        return f"{self.path} ({self.api.describe()}, {'CUDA' if self.cuda else 'CPU'} build)"
 
 
 def cuda_device_count() -> int:
@@ -120,7 +120,7 @@ def load_library(explicit: str | os.PathLike | None = None) -> DarknetLibrary:
             except LookupError as exc:
                 tried.append(f"{path}: incompatible ({exc})")
                 continue
-            cuda = all(hasattr(lib, s) for s in CUDA_ONLY_SYMBOLS)
+            cuda = any(hasattr(lib, s) for s in CUDA_ONLY_SYMBOLS)
             if cuda:
                 gpus = cuda_device_count() if gpus is None else gpus
                 if gpus == 0:

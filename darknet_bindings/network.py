@@ -68,18 +68,21 @@ class Network:
         self._read_size()
 
     def _read_size(self) -> None:
-        self.width = self._api.lib.network_width(self._net)
-        self.height = self._api.lib.network_height(self._net)
+        self.width, self.height = self._api.network_size(self._net)
 
     def resize(self, width: int, height: int) -> None:
         """Change the input size (multiples of 32); YOLO layers are fully convolutional."""
         if width % 32 or height % 32:
             raise ValueError(f"network input must be a multiple of 32, got {width}x{height}")
+        if (width, height) == (self.width, self.height):
+            return
+        if not self._api.can_resize:
+            raise BackendUnavailable(f"{self.library.path} cannot resize networks (resize_network "
+                                     f"not exported); set width={width} height={height} in {self.cfg}")
         with self._lock:
             self._require_open()
-            if (width, height) != (self.width, self.height):
-                self._api.lib.resize_network(self._net, width, height)
-                self._read_size()
+            self._api.lib.resize_network(self._net, width, height)
+            self._read_size()
 
     def predict(self, chw: np.ndarray, thresh: float) -> tuple[np.ndarray, np.ndarray]:
         """Run the network on one prepared input.
@@ -114,6 +117,8 @@ class Network:
 
     def letterbox(self, chw: np.ndarray, width: int, height: int) -> np.ndarray:
         """darknet's own letterbox_image, for checking that gunwatch's matches it."""
+        if not self._api.can_letterbox:
+            raise BackendUnavailable(f"{self.library.path} does not export letterbox_image")
         chw = np.ascontiguousarray(chw, dtype=np.float32)
         source = Image(chw.shape[2], chw.shape[1], chw.shape[0], chw.ctypes.data_as(_FLOAT_P))
         boxed = self._api.lib.letterbox_image(source, width, height)

@@ -1,8 +1,8 @@
-"""ctypes mirrors of darknet's public C structs, one set per API variant.
+"""ctypes mirrors of darknet's public C structs, one per API variant and era.
 
-The layouts are transcribed from the C headers (field order and types; sizes assume LP64):
+Transcribed from the C headers (field order and types; sizes are for LP64, x86_64/aarch64):
 
-pjreddie/darknet include/darknet.h (Debian package 0.0.0+git20180914.61c9d02e):
+pjreddie/darknet include/darknet.h @ f6afaab (= Debian 0.0.0+git20180914.61c9d02e):
 
     typedef struct { int w; int h; int c; float *data; } image;           // 24 bytes
     typedef struct { float x, y, w, h; } box;                               // 16 bytes
@@ -11,18 +11,19 @@ pjreddie/darknet include/darknet.h (Debian package 0.0.0+git20180914.61c9d02e):
         float objectness; int sort_class;
     } detection;
 
-AlexeyAB/darknet include/darknet.h (the usual CUDA builds; hank-ai keeps the same struct for its
-V2 C API):
+AlexeyAB/darknet include/darknet.h grew `detection` at the end, era by era:
+    b3a2495 2019-10-25  + float *uc;                                        // 56 bytes
+    8cb3ee4 2019-11-23  + int points;                                       // 64 bytes
+    2fca3c3 2020-07-07  + float *embeddings;                                // 72 bytes
+    ccb392d 2020-07-07  + int embedding_size; float sim; int track_id;     // 88 bytes
+    9ff8653 2021-08-25  int best_class_idx after classes, in old padding   // still 88
+hank-ai/darknet src-lib/darknet.h (DarknetDetection) @ 70f5b3c 2025-12-02 (v6.0, master 5.1.60+):
+    float sort_score; inserted after sort_class                             // 96 bytes
 
-    typedef struct detection {                                              // 88 bytes
-        box bbox; int classes; int best_class_idx; float *prob; float *mask;
-        float objectness; int sort_class; float *uc; int points;
-        float *embeddings; int embedding_size; float sim; int track_id;
-    } detection;
-
-`image` and `box` are the same in both. Using the wrong `detection` layout does not crash at
-once: it walks the array with the wrong stride and reads garbage, so the variant must be known
-before the first call (see library.py).
+bbox, classes, prob and objectness sit at the same offsets in every era; what differs is the
+size, i.e. the stride of the array get_network_boxes returns. A wrong size does not crash at
+once: it reads garbage from the second detection on, so the era must be known before the first
+call (see variants.py).
 """
 
 from __future__ import annotations
@@ -39,30 +40,37 @@ class Image(ctypes.Structure):
     _fields_ = [("w", c_int), ("h", c_int), ("c", c_int), ("data", POINTER(c_float))]
 
 
+_BASE = [("bbox", Box), ("classes", c_int)]
+_AFTER_CLASSES = [("prob", POINTER(c_float)), ("mask", POINTER(c_float)),
+                  ("objectness", c_float), ("sort_class", c_int)]
+_AB_TAIL = [("uc", POINTER(c_float)), ("points", c_int), ("embeddings", POINTER(c_float)),
+            ("embedding_size", c_int), ("sim", c_float), ("track_id", c_int)]
+
+
 class DetectionPjreddie(ctypes.Structure):
-    _fields_ = [
-        ("bbox", Box),
-        ("classes", c_int),
-        ("prob", POINTER(c_float)),
-        ("mask", POINTER(c_float)),
-        ("objectness", c_float),
-        ("sort_class", c_int),
-    ]
+    _fields_ = _BASE + _AFTER_CLASSES
+
+
+class DetectionAlexeyAB2019Uc(ctypes.Structure):
+    _fields_ = _BASE + _AFTER_CLASSES + _AB_TAIL[:1]
+
+
+class DetectionAlexeyAB2019Points(ctypes.Structure):
+    _fields_ = _BASE + _AFTER_CLASSES + _AB_TAIL[:2]
+
+
+class DetectionAlexeyAB2020Embeddings(ctypes.Structure):
+    _fields_ = _BASE + _AFTER_CLASSES + _AB_TAIL[:3]
 
 
 class DetectionAlexeyAB(ctypes.Structure):
-    _fields_ = [
-        ("bbox", Box),
-        ("classes", c_int),
-        ("best_class_idx", c_int),
-        ("prob", POINTER(c_float)),
-        ("mask", POINTER(c_float)),
-        ("objectness", c_float),
-        ("sort_class", c_int),
-        ("uc", POINTER(c_float)),
-        ("points", c_int),
-        ("embeddings", POINTER(c_float)),
-        ("embedding_size", c_int),
-        ("sim", c_float),
-        ("track_id", c_int),
-    ]
+    """AlexeyAB HEAD and hank-ai up to v5.1.59."""
+
+    _fields_ = _BASE + [("best_class_idx", c_int)] + _AFTER_CLASSES + _AB_TAIL
+
+
+class DetectionHankAI(ctypes.Structure):
+    """hank-ai v6 and master from 5.1.60 on."""
+
+    _fields_ = (_BASE + [("best_class_idx", c_int)] + _AFTER_CLASSES + [("sort_score", c_float)]
+                + _AB_TAIL)

@@ -1,0 +1,51 @@
+"""Command-line options shared by the commands that load a model."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..detectors.base import Detector, DetectorSettings
+from ..detectors.select import create_detector
+from ..model import ModelBundle, default_model_ref, load_model
+
+
+def unit_interval(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text}")
+    return value
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model and backend")
+    group.add_argument("--model", metavar="M",
+                       help="model bundle folder, darknet .cfg (weights beside it), or bundled "
+                            f"model name (default: {default_model_ref()})")
+    group.add_argument("--names", metavar="FILE",
+                       help="class names file, for a bare .cfg with several *.names beside it")
+    group.add_argument("--darknet-lib", metavar="PATH",
+                       help="libdarknet.so to use (default: search, see `gunwatch --help`)")
+
+
+def add_threshold_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("thresholds")
+    group.add_argument("--conf", type=unit_interval, metavar="C",
+                       help="minimum confidence (default: the model's, 0.5 for gun models)")
+    group.add_argument("--nms", type=unit_interval, metavar="T",
+                       help="IoU above which overlapping boxes merge (default: the model's)")
+
+
+def load(args: argparse.Namespace) -> ModelBundle:
+    return load_model(args.model, args.names)
+
+
+def detector(args: argparse.Namespace, model: ModelBundle, backend: str) -> Detector:
+    settings = DetectorSettings(confidence=getattr(args, "conf", None), nms=getattr(args, "nms", None))
+    return create_detector(backend, model, settings, library=args.darknet_lib)

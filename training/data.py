@@ -1,0 +1,158 @@
+"""Detection data: darknet list files, YOLO labels, augmentation and batching (numpy + OpenCV)."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+def label_path_for(image: Path) -> Path:
+    """darknet's rule: .../images/x.jpg -> .../labels/x.txt (else the same folder)."""
+    parts = list(image.parts)
+    for i in range(len(parts) - 1, -1, -1):
+        if parts[i] in ("images", "JPEGImages"):
+            parts[i] = "labels"
+            return Path(*parts).with_suffix(".txt")
+    return image.with_suffix(".txt")
+
+
+def read_list(path: str | Path) -> list[tuple[Path, Path]]:
+    """(image, label) pairs from a darknet list file (one image path per line)."""
+    base = Path(path).parent
+    pairs = []
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        img = Path(line) if Path(line).is_absolute() else base / line
+        pairs.append((img, label_path_for(img)))
+    return pairs
+
+
+def read_labels(path: Path) -> np.ndarray:
+    """(N, 5) float32 rows ``class cx cy w h``; an absent or empty file is no boxes."""
+    if not path.exists():
+        return np.zeros((0, 5), np.float32)
+    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    arr = np.array(rows, dtype=np.float32).reshape(-1, 5)
+    return arr
+
+
+def load_image(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """RGB uint8 HxWx3, plainly resized to ``size`` (w, h) if needed (no letterbox)."""
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise OSError(f"{path}: cannot decode image")
+    if (img.shape[1], img.shape[0]) != size:
+        img = cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+@dataclass
+class Augment:
+    """darknet-like augmentation. jitter: each crop edge moves by up to jitter*size (this scales,
+    translates and changes the aspect at once); hue as a fraction of the colour circle,
+    saturation/exposure as max factors."""
+
+    jitter: float = 0.2
+    flip: bool = True
+    hue: float = 0.05
+    saturation: float = 1.5
+    exposure: float = 1.5
+    min_visible: float = 0.3  # drop a box if less than this share of it stays in the frame
+
+    def __call__(self, img: np.ndarray, labels: np.ndarray, rng: random.Random,
+                 out_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        h, w = img.shape[:2]
+        ow, oh = out_size
+        dw, dh = self.jitter * w, self.jitter * h
+        left, right = rng.uniform(-dw, dw), rng.uniform(-dw, dw)
+        top, bottom = rng.uniform(-dh, dh), rng.uniform(-dh, dh)
+        cw, ch = w - left - right, h - top - bottom  # crop size in source pixels
+        sx, sy = ow / cw, oh / ch
+        flip = self.flip and rng.random() < 0.5
+        if flip:
+            m = np.array([[-sx, 0, (w - left) * sx], [0, sy, -top * sy]], np.float32)
+        else:
+            m = np.array([[sx, 0, -left * sx], [0, sy, -top * sy]], np.float32)
+        out = cv2.warpAffine(img, m, (ow, oh), flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_CONSTANT, borderValue=(127, 127, 127))
+        out = self._hsv(out, rng)
+        if len(labels) == 0:
+            return out, labels
+        x1 = (labels[:, 1] - labels[:, 3] / 2) * w
+        x2 = (labels[:, 1] + labels[:, 3] / 2) * w
+        y1 = (labels[:, 2] - labels[:, 4] / 2) * h
+        y2 = (labels[:, 2] + labels[:, 4] / 2) * h
+        nx1, nx2 = (x1 - left) * sx / ow, (x2 - left) * sx / ow
+        ny1, ny2 = (y1 - top) * sy / oh, (y2 - top) * sy / oh
+        if flip:
+            nx1, nx2 = 1 - nx2, 1 - nx1
+        area0 = (nx2 - nx1) * (ny2 - ny1)
+        cx1, cx2 = np.clip(nx1, 0, 1), np.clip(nx2, 0, 1)
+        cy1, cy2 = np.clip(ny1, 0, 1), np.clip(ny2, 0, 1)
+        bw, bh = cx2 - cx1, cy2 - cy1
+        keep = (bw > 0.005) & (bh > 0.005) & (bw * bh >= self.min_visible * area0)
+        new = np.stack([labels[:, 0], (cx1 + cx2) / 2, (cy1 + cy2) / 2, bw, bh], 1)[keep]
+        return out, new.astype(np.float32)
+
+    def _hsv(self, img: np.ndarray, rng: random.Random) -> np.ndarray:
+        def factor(m: float) -> float:
+            f = rng.uniform(1, m)
+            return f if rng.random() < 0.5 else 1 / f
+        dh = rng.uniform(-self.hue, self.hue)
+        ds, dv = factor(self.saturation), factor(self.exposure)
+        hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
+        x = np.arange(256, dtype=np.float32)
+        lut_h = ((x + dh * 180) % 180).astype(np.uint8)
+        lut_s = np.clip(x * ds, 0, 255).astype(np.uint8)
+        lut_v = np.clip(x * dv, 0, 255).astype(np.uint8)
+        hsv = cv2.merge([cv2.LUT(hsv[..., 0], lut_h), cv2.LUT(hsv[..., 1], lut_s),
+                         cv2.LUT(hsv[..., 2], lut_v)])
+        return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+
+
+class DetectionData:
+    """Image/label pairs; batch() returns uint8 NHWC images and (T, 6) targets
+    ``image_index, class, cx, cy, w, h``."""
+
+    def __init__(self, pairs: list[tuple[Path, Path]], size: tuple[int, int],
+                 augment: Augment | None = None, cache: bool = False) -> None:
+        if not pairs:
+            raise ValueError("no images in the list")
+        self.pairs = pairs
+        self.size = size
+        self.augment = augment
+        self.labels = [read_labels(lbl) for _, lbl in pairs]
+        self._cache: dict[int, np.ndarray] = {}
+        self.cache = cache
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def image(self, i: int) -> np.ndarray:
+        if i in self._cache:
+            return self._cache[i]
+        img = load_image(self.pairs[i][0], self.size)
+        if self.cache:
+            self._cache[i] = img
+        return img
+
+    def item(self, i: int, rng: random.Random | None = None) -> tuple[np.ndarray, np.ndarray]:
+        img, lab = self.image(i), self.labels[i]
+        if self.augment is not None and rng is not None:
+            img, lab = self.augment(img, lab, rng, self.size)
+        return img, lab
+
+    def batch(self, indices: list[int], rng: random.Random | None = None) -> tuple[np.ndarray, np.ndarray]:
+        imgs, rows = [], []
+        for k, i in enumerate(indices):
+            img, lab = self.item(i, rng)
+            imgs.append(img)
+            if len(lab):
+                rows.append(np.concatenate([np.full((len(lab), 1), k, np.float32), lab], 1))
+        targets = np.concatenate(rows) if rows else np.zeros((0, 6), np.float32)
+        return np.stack(imgs), targets

@@ -1,0 +1,120 @@
+"""YOLOv3 loss following darknet's yolo_layer.c (forward_yolo_layer), in PyTorch."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .torch_yolo import YoloHead
+
+
+def box_iou_cxcywh(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """IoU of (..., N, 4) against (..., M, 4) centre boxes -> (..., N, M)."""
+    a1, a2 = a[..., None, :2] - a[..., None, 2:] / 2, a[..., None, :2] + a[..., None, 2:] / 2
+    b1, b2 = b[..., None, :, :2] - b[..., None, :, 2:] / 2, b[..., None, :, :2] + b[..., None, :, 2:] / 2
+    wh = (torch.minimum(a2, b2) - torch.maximum(a1, b1)).clamp(min=0)
+    inter = wh[..., 0] * wh[..., 1]
+    union = (a[..., None, 2] * a[..., None, 3]) + (b[..., None, :, 2] * b[..., None, :, 3]) - inter
+    return inter / union.clamp(min=1e-12)
+
+
+def yolo_loss(outputs: list[torch.Tensor], heads: list[YoloHead], targets: torch.Tensor,
+              net_w: int, net_h: int) -> tuple[torch.Tensor, dict[str, float]]:
+    """Loss summed over outputs and divided by the batch size (darknet's lr/batch update).
+
+    targets: (T, 6) rows ``image_index, class, cx, cy, w, h`` (relative to the input).
+
+    Per darknet: a prediction whose best IoU with any truth of its image exceeds
+    ignore_thresh gets no objectness penalty; each truth is matched to the best anchor among
+    *all* anchors by shape and trained only in the head whose mask holds that anchor, in the
+    cell containing its centre; box terms are scaled by (2 - w*h); x/y and objectness/classes
+    use logistic deltas (= BCE gradients), w/h a squared error on the log scale.
+    """
+    device = outputs[0].device
+    batch = outputs[0].shape[0]
+    anchors_all = torch.tensor(heads[0].anchors, dtype=torch.float32, device=device)
+    anchors_all = anchors_all / torch.tensor([net_w, net_h], dtype=torch.float32, device=device)
+
+    # truths per image, padded, for the ignore test
+    n_per = torch.bincount(targets[:, 0].long(), minlength=batch) if len(targets) else \
+        torch.zeros(batch, dtype=torch.long, device=device)
+    max_t = int(n_per.max()) if len(targets) else 0
+    truth_pad = torch.zeros(batch, max(max_t, 1), 4, device=device)
+    truth_valid = torch.zeros(batch, max(max_t, 1), dtype=torch.bool, device=device)
+    if len(targets):
+        order = torch.argsort(targets[:, 0], stable=True)
+        t_sorted = targets[order]
+        img = t_sorted[:, 0].long()
+        start = torch.cumsum(n_per, 0) - n_per
+        slot = torch.arange(len(t_sorted), device=device) - start[img]
+        truth_pad[img, slot] = t_sorted[:, 2:6]
+        truth_valid[img, slot] = True
+
+        # best anchor over all anchors by shape IoU (boxes centred at 0,0)
+        tw, th = targets[:, 4:5], targets[:, 5:6]
+        inter = torch.minimum(tw, anchors_all[:, 0]) * torch.minimum(th, anchors_all[:, 1])
+        shape_iou = inter / (tw * th + anchors_all[:, 0] * anchors_all[:, 1] - inter)
+        best_n = shape_iou.argmax(1)
+
+    total = outputs[0].new_zeros(())
+    parts = {"box": 0.0, "obj": 0.0, "noobj": 0.0, "cls": 0.0}
+    for raw, head in zip(outputs, heads):
+        b, _, gh, gw = raw.shape
+        na, nc = len(head.mask), head.classes
+        p = raw.view(b, na, 5 + nc, gh, gw).permute(0, 1, 3, 4, 2)
+        anc = torch.tensor(head.masked_anchors, dtype=raw.dtype, device=device)
+        gy, gx = torch.meshgrid(torch.arange(gh, device=device, dtype=raw.dtype),
+                                torch.arange(gw, device=device, dtype=raw.dtype), indexing="ij")
+        with torch.no_grad():
+            px = (torch.sigmoid(p[..., 0]) + gx) / gw
+            py = (torch.sigmoid(p[..., 1]) + gy) / gh
+            pw = torch.exp(p[..., 2].clamp(max=20)) * anc[:, 0].view(1, na, 1, 1) / net_w
+            ph = torch.exp(p[..., 3].clamp(max=20)) * anc[:, 1].view(1, na, 1, 1) / net_h
+            pred = torch.stack([px, py, pw, ph], -1).view(b, -1, 4)
+            ious = box_iou_cxcywh(pred, truth_pad)  # (b, na*gh*gw, max_t)
+            ious = ious.masked_fill(~truth_valid[:, None, :], 0)
+            best_iou = ious.max(-1).values.view(b, na, gh, gw)
+            noobj = best_iou <= head.ignore_thresh
+
+        obj_target = torch.zeros(b, na, gh, gw, device=device)
+        pos = torch.zeros(b, na, gh, gw, dtype=torch.bool, device=device)
+        box_loss = raw.new_zeros(())
+        cls_loss = raw.new_zeros(())
+        if len(targets):
+            mask_t = torch.tensor(head.mask, device=device)
+            in_head = (best_n[:, None] == mask_t[None]).any(1)
+            t = targets[in_head]
+            if len(t):
+                a_idx = (best_n[in_head][:, None] == mask_t[None]).float().argmax(1)
+                bi = t[:, 0].long()
+                gi = (t[:, 2] * gw).long().clamp(0, gw - 1)
+                gj = (t[:, 3] * gh).long().clamp(0, gh - 1)
+                # several truths on the same cell/anchor: darknet keeps the last one written
+                key = ((bi * na + a_idx) * gh + gj) * gw + gi
+                last = torch.zeros(int(key.max()) + 1, dtype=torch.long, device=device)
+                last[key] = torch.arange(len(key), device=device)
+                keep = last[key] == torch.arange(len(key), device=device)
+                t, bi, a_idx, gi, gj = t[keep], bi[keep], a_idx[keep], gi[keep], gj[keep]
+                pos[bi, a_idx, gj, gi] = True
+                obj_target[bi, a_idx, gj, gi] = 1.0
+                sel = p[bi, a_idx, gj, gi]  # (n, 5+nc)
+                scale = 2.0 - t[:, 4] * t[:, 5]
+                tx = t[:, 2] * gw - gi
+                ty = t[:, 3] * gh - gj
+                tw = torch.log(t[:, 4] * net_w / anc[a_idx, 0])
+                th = torch.log(t[:, 5] * net_h / anc[a_idx, 1])
+                bce = F.binary_cross_entropy_with_logits
+                box_loss = (scale * (bce(sel[:, 0], tx, reduction="none")
+                                     + bce(sel[:, 1], ty, reduction="none"))).sum() + \
+                    (0.5 * scale * ((sel[:, 2] - tw) ** 2 + (sel[:, 3] - th) ** 2)).sum()
+                cls_t = F.one_hot(t[:, 1].long(), nc).to(sel.dtype)
+                cls_loss = bce(sel[:, 5:], cls_t, reduction="sum")
+        obj_logit = p[..., 4]
+        obj_all = F.binary_cross_entropy_with_logits(obj_logit, obj_target, reduction="none")
+        obj_loss = obj_all[pos].sum()
+        noobj_loss = obj_all[noobj & ~pos].sum()
+        total = total + box_loss + obj_loss + noobj_loss + cls_loss
+        parts["box"] += float(box_loss)
+        parts["obj"] += float(obj_loss)
+        parts["noobj"] += float(noobj_loss)
+        parts["cls"] += float(cls_loss)
+    return total / batch, {k: v / batch for k, v in parts.items()}

@@ -1,0 +1,301 @@
+"""Train a darknet-format YOLO (yolov3-tiny layer types) with PyTorch on CPU or GPU.
+
+Example (1-class gun model from COCO yolov3-tiny):
+    python -m gunwatch.training.torch_train --cfg yolov3-tiny.cfg --classes 1 \
+        --weights yolov3-tiny.weights --train pistols/splits.csv:train \
+        --valid pistols/splits.csv:valid --out run/ --iterations 1000
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import queue
+import random
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from .darknet_cfg import inference_cfg, make_n_class_cfg, read_cfg, write_cfg
+from .data import Augment, DetectionData, label_path_for, read_list
+from .evaluate import average_precision, detections_from_rows, precision_recall_at
+from .torch_loss import yolo_loss
+from .torch_yolo import DarknetModel, predict
+
+
+def resolve_list(spec: str) -> list[tuple[Path, Path]]:
+    """A darknet list file, or ``DATASET/splits.csv:SPLIT`` (images/ beside the csv)."""
+    if ".csv:" in spec:
+        csv_path, split = spec.rsplit(":", 1)
+        root = Path(csv_path).parent
+        pairs = []
+        with open(csv_path, newline="") as f:
+            for row in csv.DictReader(f):
+                if row["split"] == split:
+                    img = root / "images" / row["file"]
+                    pairs.append((img, label_path_for(img)))
+        if not pairs:
+            raise SystemExit(f"{csv_path}: no rows with split={split!r}")
+        return pairs
+    return read_list(spec)
+
+
+def learning_rate(it: int, base: float, burn_in: int, steps: list[int], scales: list[float]) -> float:
+    """darknet policy=steps with burn_in (power 4), for batch number ``it`` (0-based)."""
+    if it < burn_in:
+        return base * (it / burn_in) ** 4
+    lr = base
+    for s, k in zip(steps, scales):
+        if it >= s:
+            lr *= k
+    return lr
+
+
+def to_tensor(imgs: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(imgs).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+class Prefetcher:
+    """Builds augmented batches in a background thread (OpenCV releases the GIL)."""
+
+    def __init__(self, data: DetectionData, batch: int, seed: int, start_iter: int) -> None:
+        self.data, self.batch = data, batch
+        self.rng = random.Random(seed * 1000003 + start_iter)
+        self.q: queue.Queue = queue.Queue(maxsize=2)
+        self.order: list[int] = []
+        self.stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _next_indices(self) -> list[int]:
+        out = []
+        while len(out) < self.batch:
+            if not self.order:
+                self.order = list(range(len(self.data)))
+                self.rng.shuffle(self.order)
+            out.append(self.order.pop())
+        return out
+
+    def _run(self) -> None:
+        try:
+            while not self.stop:
+                self.q.put(self.data.batch(self._next_indices(), self.rng))
+        except BaseException as exc:  # surface loader errors in the training thread
+            self.q.put(exc)
+
+    def get(self) -> tuple[np.ndarray, np.ndarray]:
+        item = self.q.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+
+@torch.no_grad()
+def evaluate_map(model: DarknetModel, data: DetectionData, batch: int = 16, conf: float = 0.005,
+                 nms_thresh: float = 0.45, iou: float = 0.5) -> dict[str, float]:
+    """mAP@iou over the classes with truths (VOC all-point AP, per-class NMS)."""
+    was_training = model.training
+    model.eval()
+    dets = []
+    for s in range(0, len(data), batch):
+        imgs, _ = data.batch(list(range(s, min(s + batch, len(data)))))
+        rows = predict(model, to_tensor(imgs)).numpy()
+        dets.extend(detections_from_rows(r, conf, nms_thresh) for r in rows)
+    model.train(was_training)
+    classes = model.heads[0].classes
+    aps = []
+    result: dict[str, float] = {}
+    for c in range(classes):
+        r = average_precision(dets, data.labels, c, iou)
+        if r["n_truth"]:
+            aps.append(r["ap"])
+        result[f"ap_{c}"] = r["ap"]
+    result["map"] = float(np.mean(aps)) if aps else 0.0
+    p, rc = precision_recall_at(dets, data.labels, 0, 0.5, iou)
+    result["precision_at_0.5"], result["recall_at_0.5"] = p, rc
+    return result
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="torch_train", description=__doc__.splitlines()[0])
+    ap.add_argument("--cfg", required=True, help="darknet cfg (with --classes: the COCO cfg to adapt)")
+    ap.add_argument("--classes", type=int, help="make an N-class cfg from --cfg (output convs re-initialised)")
+    ap.add_argument("--weights", help="pretrained darknet weights; layers whose shapes match are loaded")
+    ap.add_argument("--weights-cfg", help="cfg the --weights were saved with (default: --cfg as given)")
+    ap.add_argument("--train", required=True, help="darknet list file or DATASET/splits.csv:SPLIT")
+    ap.add_argument("--valid", help="list for mAP@0.50 model selection (same forms as --train)")
+    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--iterations", type=int, default=1000, help="batches to train (darknet max_batches)")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--micro-batch", type=int, default=16, help="images per forward pass (gradient accumulation)")
+    ap.add_argument("--lr", type=float, default=0.001)
+    ap.add_argument("--burn-in", type=int, help="default: min(1000, iterations // 10)")
+    ap.add_argument("--momentum", type=float, default=0.9)
+    ap.add_argument("--decay", type=float, default=0.0005)
+    fr = ap.add_mutually_exclusive_group()
+    fr.add_argument("--freeze-backbone", dest="freeze", action="store_true", default=True,
+                    help="freeze layers before the first head's branch (default)")
+    fr.add_argument("--no-freeze", dest="freeze", action="store_false")
+    ap.add_argument("--unfreeze-at", type=int, default=None,
+                    help="with --freeze-backbone: train all layers from this iteration on")
+    ap.add_argument("--freeze-layers", type=int, help="freeze layers [0, N) (default: the backbone)")
+    ap.add_argument("--img-size", type=int, default=416, help="training input size (the saved model.cfg keeps the cfg's size)")
+    ap.add_argument("--jitter", type=float, default=0.2)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--print-every", type=int, default=10)
+    ap.add_argument("--eval-every", type=int, default=200)
+    ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    ap.add_argument("--resume", action="store_true", help="continue from OUT/last.weights + OUT/last.pt")
+    ap.add_argument("--seed", type=int, default=0)
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(1)
+    torch.manual_seed(args.seed)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+
+    base_cfg = read_cfg(args.cfg)
+    if args.classes:
+        sections = make_n_class_cfg(base_cfg, args.classes, batch=args.batch,
+                                    subdivisions=max(1, args.batch // args.micro_batch),
+                                    max_batches=args.iterations, learning_rate=args.lr)
+    else:
+        sections = base_cfg
+    net_w = sections[0].get_int("width", 416)
+    net_h = sections[0].get_int("height", 416)
+    write_cfg(sections, out / "train.cfg")
+    write_cfg(inference_cfg(sections), out / "model.cfg")
+
+    model = DarknetModel(sections)
+    model.init_output_convs()
+    if args.weights and not args.resume:
+        src_cfg = args.weights_cfg or args.cfg
+        loaded = model.load_darknet_file(args.weights, source_cfg=src_cfg)
+        print(f"loaded {len(loaded)} conv layers from {args.weights}: {loaded}", flush=True)
+
+    size = args.img_size
+    train = DetectionData(resolve_list(args.train), (size, size), Augment(jitter=args.jitter))
+    valid = DetectionData(resolve_list(args.valid), (net_w, net_h), cache=True) if args.valid else None
+    print(f"train {len(train)} images, valid {len(valid) if valid else 0} images, input {size}", flush=True)
+
+    decay_params, other_params = [], []
+    for name, p in model.named_parameters():
+        # darknet decays conv weights only (not biases or batch-norm scales)
+        (decay_params if name.endswith("conv.weight") else other_params).append(p)
+    opt = torch.optim.SGD([{"params": decay_params, "weight_decay": args.decay},
+                           {"params": other_params, "weight_decay": 0.0}],
+                          lr=args.lr, momentum=args.momentum)
+
+    start, avg_loss, best_map = 0, -1.0, -1.0
+    history: list[dict] = []
+    if args.resume:
+        state = torch.load(out / "last.pt", weights_only=False)
+        model.load_darknet_file(out / "last.weights")
+        opt.load_state_dict(state["optimizer"])
+        start, avg_loss, best_map = state["iteration"], state["avg_loss"], state["best_map"]
+        history = state.get("map_history", [])
+        print(f"resumed at iteration {start} (best mAP {best_map:.4f})", flush=True)
+
+    freeze_at = args.freeze_layers if args.freeze_layers is not None else model.default_freeze_point()
+    unfreeze_at = args.unfreeze_at if args.unfreeze_at is not None else args.iterations + 1
+
+    def frozen_for(it: int) -> int:
+        return freeze_at if args.freeze and it < unfreeze_at else 0
+
+    model.freeze(frozen_for(start))
+    model.train()
+    burn_in = args.burn_in if args.burn_in is not None else min(1000, args.iterations // 10)
+    steps = [int(args.iterations * 0.8), int(args.iterations * 0.9)]
+
+    loss_csv = out / "loss.csv"
+    if args.resume and loss_csv.exists():
+        keep = [ln for ln in loss_csv.read_text().splitlines()[1:] if int(ln.split(",")[0]) <= start]
+        loss_csv.write_text("iteration,loss,avg_loss\n" + "".join(k + "\n" for k in keep))
+    elif not args.resume:
+        loss_csv.write_text("iteration,loss,avg_loss\n")
+    map_csv = out / "map.csv"
+    if not args.resume or not map_csv.exists():
+        map_csv.write_text("iteration,map50,precision_at_0.5,recall_at_0.5\n")
+    (out / "args.json").write_text(json.dumps(
+        {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, indent=1))
+
+    def checkpoint(it: int) -> None:
+        model.save_darknet_file(out / "last.weights", seen=it * args.batch)
+        torch.save({"optimizer": opt.state_dict(), "iteration": it, "avg_loss": avg_loss,
+                    "best_map": best_map, "map_history": history}, out / "last.pt.tmp")
+        (out / "last.pt.tmp").replace(out / "last.pt")
+
+    def run_eval(it: int) -> None:
+        nonlocal best_map
+        t0 = time.time()
+        r = evaluate_map(model, valid)
+        history.append({"iteration": it, **r})
+        with open(map_csv, "a") as f:
+            f.write(f"{it},{r['map']:.4f},{r['precision_at_0.5']:.4f},{r['recall_at_0.5']:.4f}\n")
+        tag = ""
+        if r["map"] > best_map:
+            best_map = r["map"]
+            model.save_darknet_file(out / "best.weights", seen=it * args.batch)
+            (out / "best.json").write_text(json.dumps({"iteration": it, **r}, indent=1))
+            tag = " (best)"
+        print(f"eval it {it}: mAP@0.50 {r['map']:.4f} P@0.5 {r['precision_at_0.5']:.3f} "
+              f"R@0.5 {r['recall_at_0.5']:.3f} [{time.time() - t0:.0f} s]{tag}", flush=True)
+
+    loader = Prefetcher(train, args.batch, args.seed, start)
+    t_start, t_ckpt = time.time(), time.time()
+    done_since = 0
+    with open(loss_csv, "a") as log:
+        for it in range(start, args.iterations):
+            if frozen_for(it) != model.frozen_upto:
+                model.freeze(frozen_for(it))
+                print(f"it {it}: layers [0, {model.frozen_upto}) frozen", flush=True)
+            lr = learning_rate(it, args.lr, burn_in, steps, [0.1, 0.1])
+            for g in opt.param_groups:
+                g["lr"] = lr
+            imgs, targets = loader.get()
+            opt.zero_grad(set_to_none=True)
+            total = 0.0
+            for s in range(0, args.batch, args.micro_batch):
+                e = min(s + args.micro_batch, args.batch)
+                sel = (targets[:, 0] >= s) & (targets[:, 0] < e)
+                t = torch.from_numpy(targets[sel]).clone()
+                t[:, 0] -= s
+                outs = model(to_tensor(imgs[s:e]))
+                loss, _ = yolo_loss(outs, model.heads, t, net_w=size, net_h=size)
+                (loss * ((e - s) / args.batch)).backward()
+                total += float(loss) * (e - s) / args.batch
+            opt.step()
+            avg_loss = total if avg_loss < 0 else avg_loss * 0.9 + total * 0.1
+            log.write(f"{it + 1},{total:.4f},{avg_loss:.4f}\n")
+            log.flush()
+            done_since += 1
+            n = it + 1
+            if n % args.print_every == 0 or n == args.iterations:
+                spi = (time.time() - t_start) / done_since
+                eta = spi * (args.iterations - n)
+                print(f"it {n}/{args.iterations} loss {total:.3f} avg {avg_loss:.3f} lr {lr:.6f} "
+                      f"{spi:.2f} s/it ETA {int(eta // 3600)}h{int(eta % 3600 // 60):02d}m", flush=True)
+            if valid is not None and (n % args.eval_every == 0 or n == args.iterations):
+                run_eval(n)
+                t_start, done_since = time.time(), 0  # keep s/it about training only
+            if time.time() - t_ckpt > args.checkpoint_minutes * 60 or n == args.iterations:
+                checkpoint(n)
+                t_ckpt = time.time()
+    loader.stop = True
+    model.save_darknet_file(out / "final.weights", seen=args.iterations * args.batch)
+    print(f"done: best valid mAP@0.50 {best_map:.4f}; weights in {out}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
