@@ -57,6 +57,8 @@ def add_parser(sub) -> None:
                         help="print one JSON object per analysed frame on stdout")
     parser.add_argument("--stride", type=options.positive_int, default=1, metavar="N",
                         help="videos and streams: analyse every Nth frame (default 1)")
+    parser.add_argument("--limit", type=options.positive_int, metavar="N",
+                        help="analyse only the first N inputs (files in name order)")
     parser.add_argument("--max-frames", type=options.positive_int, metavar="N",
                         help="videos and streams: stop after N analysed frames per input")
     parser.set_defaults(run=run)
@@ -95,7 +97,7 @@ class AnnotatedOutput:
 def run(args: argparse.Namespace) -> int:
     model = options.load(args)
     detector = options.detector(args, model, args.backend)
-    items = inputs.expand(args.paths)
+    items = inputs.expand(args.paths)[: args.limit]
     output = AnnotatedOutput(args.out) if args.out else None
     progress = Progress(len(items), "detect", enabled=None if not args.json else False)
     failed: list[inputs.InputFailure] = []
