@@ -31,6 +31,10 @@ class InputSpec(_Strict):
     letterbox: bool = Field(
         True, description="true: keep aspect ratio and pad (darknet's test-time default); "
         "false: stretch to the input size (for models trained on stretched images)")
+    rect: bool = Field(
+        True, description="with letterbox: cut whole 32-pixel bands of padding off the network "
+        "input instead of computing on grey (416x288 instead of 416x416 for 16:9 frames, "
+        "about 30% less work, picture at the same place relative to the YOLO grid)")
 
 
 class Thresholds(_Strict):

@@ -34,15 +34,19 @@ def nms(boxes: np.ndarray, scores: np.ndarray, thresh: float) -> np.ndarray:
     return np.array(keep, dtype=np.int64)
 
 
-def detections_from_rows(rows: np.ndarray, conf: float, nms_thresh: float) -> list[tuple[int, float, np.ndarray]]:
+def detections_from_rows(rows: np.ndarray, conf: float, nms_thresh: float,
+                         max_candidates: int = 1000) -> list[tuple[int, float, np.ndarray]]:
     """rows: (N, 5+C) decoded (cx, cy, w, h, obj, class probs...). Score = obj * class prob;
-    per-class NMS. Returns (class, score, xyxy relative box)."""
+    per-class NMS over at most ``max_candidates`` best boxes (bounds the time an untrained
+    model takes). Returns (class, score, xyxy relative box)."""
     out = []
     boxes = cxcywh_to_xyxy(rows[:, :4])
     scores_all = rows[:, 4:5] * rows[:, 5:]
     for c in range(scores_all.shape[1]):
         s = scores_all[:, c]
         idx = np.nonzero(s > conf)[0]
+        if len(idx) > max_candidates:
+            idx = idx[np.argsort(-s[idx], kind="stable")[:max_candidates]]
         if not len(idx):
             continue
         for k in nms(boxes[idx], s[idx], nms_thresh):

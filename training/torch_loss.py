@@ -113,8 +113,8 @@ def yolo_loss(outputs: list[torch.Tensor], heads: list[YoloHead], targets: torch
         obj_loss = obj_all[pos].sum()
         noobj_loss = obj_all[noobj & ~pos].sum()
         total = total + box_loss + obj_loss + noobj_loss + cls_loss
-        parts["box"] += float(box_loss)
-        parts["obj"] += float(obj_loss)
-        parts["noobj"] += float(noobj_loss)
-        parts["cls"] += float(cls_loss)
+        parts["box"] += float(box_loss.detach())
+        parts["obj"] += float(obj_loss.detach())
+        parts["noobj"] += float(noobj_loss.detach())
+        parts["cls"] += float(cls_loss.detach())
     return total / batch, {k: v / batch for k, v in parts.items()}

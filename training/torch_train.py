@@ -152,6 +152,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--eval-every", type=int, default=200)
     ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
     ap.add_argument("--resume", action="store_true", help="continue from OUT/last.weights + OUT/last.pt")
+    ap.add_argument("--max-minutes", type=float, default=None,
+                    help="stop (evaluate, checkpoint) once this much wall time has passed; --resume continues")
     ap.add_argument("--seed", type=int, default=0)
     return ap.parse_args(argv)
 
@@ -253,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
 
     loader = Prefetcher(train, args.batch, args.seed, start)
     t_start, t_ckpt = time.time(), time.time()
+    deadline = time.time() + args.max_minutes * 60 if args.max_minutes else None
     done_since = 0
     with open(loss_csv, "a") as log:
         for it in range(start, args.iterations):
@@ -273,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
                 outs = model(to_tensor(imgs[s:e]))
                 loss, _ = yolo_loss(outs, model.heads, t, net_w=size, net_h=size)
                 (loss * ((e - s) / args.batch)).backward()
-                total += float(loss) * (e - s) / args.batch
+                total += float(loss.detach()) * (e - s) / args.batch
             opt.step()
             avg_loss = total if avg_loss < 0 else avg_loss * 0.9 + total * 0.1
             log.write(f"{it + 1},{total:.4f},{avg_loss:.4f}\n")
@@ -285,12 +288,17 @@ def main(argv: list[str] | None = None) -> int:
                 eta = spi * (args.iterations - n)
                 print(f"it {n}/{args.iterations} loss {total:.3f} avg {avg_loss:.3f} lr {lr:.6f} "
                       f"{spi:.2f} s/it ETA {int(eta // 3600)}h{int(eta % 3600 // 60):02d}m", flush=True)
-            if valid is not None and (n % args.eval_every == 0 or n == args.iterations):
+            out_of_time = deadline is not None and time.time() > deadline
+            if valid is not None and (n % args.eval_every == 0 or n == args.iterations or out_of_time):
                 run_eval(n)
                 t_start, done_since = time.time(), 0  # keep s/it about training only
-            if time.time() - t_ckpt > args.checkpoint_minutes * 60 or n == args.iterations:
+            if time.time() - t_ckpt > args.checkpoint_minutes * 60 or n == args.iterations or out_of_time:
                 checkpoint(n)
                 t_ckpt = time.time()
+            if out_of_time:
+                print(f"stopped at iteration {n}: --max-minutes {args.max_minutes} reached", flush=True)
+                loader.stop = True
+                return 0
     loader.stop = True
     model.save_darknet_file(out / "final.weights", seen=args.iterations * args.batch)
     print(f"done: best valid mAP@0.50 {best_map:.4f}; weights in {out}", flush=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import numpy as np
 
@@ -27,15 +28,17 @@ class DarknetDetector:
         self.confidence, self.nms = settings.resolve(model)
         self.library = load_library(library)
         self.network = Network(model.cfg, model.weights, self.library)
-        spec = model.meta.input
-        self.network.resize(spec.width, spec.height)
-        self.letterbox = spec.letterbox
+        self.spec = model.meta.input
+        self._lock = threading.Lock()  # resize + predict must not interleave between threads
         self.device = "cuda" if self.library.cuda else "cpu"
         log.info("darknet backend ready: model=%s library=%s", model.name, self.library.describe())
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
-        chw, transform = prepare_input(frame, self.network.width, self.network.height, self.letterbox)
-        boxes, scores = self.network.predict(chw, self.confidence)
+        chw, transform = prepare_input(frame, self.spec)
+        with self._lock:
+            # Cameras keep their frame size, so this resizes once per camera, not per frame.
+            self.network.resize(transform.net_w, transform.net_h)
+            boxes, scores = self.network.predict(chw, self.confidence)
         return postprocess(boxes, scores, transform, self.model.names, self.confidence, self.nms)
 
     def close(self) -> None:

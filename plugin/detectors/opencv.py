@@ -66,12 +66,11 @@ class OpenCVDetector:
             self.net.setPreferableTarget(cv2.dnn.DNN_TARGET_CUDA)
         self.device = "cuda" if use_cuda else "cpu"
         self.outputs = self.net.getUnconnectedOutLayersNames()
-        spec = model.meta.input
-        self.width, self.height, self.letterbox = spec.width, spec.height, spec.letterbox
+        self.spec = model.meta.input
         log.info("opencv backend ready: model=%s device=%s", model.name, self.device)
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
-        chw, transform = prepare_input(frame, self.width, self.height, self.letterbox)
+        chw, transform = prepare_input(frame, self.spec)
         self.net.setInput(chw[np.newaxis])
         rows = np.concatenate([out.reshape(-1, out.shape[-1]) for out in self.net.forward(self.outputs)])
         # Rows are centre-x, centre-y, w, h (fractions of the input), objectness, class scores

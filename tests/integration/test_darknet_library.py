@@ -17,6 +17,7 @@ import pytest
 from gunwatch.darknet import Network, library
 from gunwatch.detectors.base import prepare_input
 from gunwatch.errors import BackendUnavailable
+from gunwatch.model import InputSpec
 
 from ..conftest import WEIGHTS, need
 
@@ -71,7 +72,7 @@ def test_same_scores_as_darknet_cli(network, coco_tiny, sample_photos, tmp_path)
 def test_letterbox_matches_darknets_own(network, sample_photos):
     for path in sample_photos[:4]:
         bgr = cv2.imread(str(path))
-        ours, _ = prepare_input(bgr, 416, 416, letterbox=True)
+        ours, _ = prepare_input(bgr, InputSpec(rect=False))
         theirs = network.letterbox(cv2.dnn.blobFromImage(bgr, 1 / 255.0, swapRB=True)[0], 416, 416)
         assert np.abs(ours - theirs).mean() < 0.01, path.name
 
@@ -85,7 +86,7 @@ def test_resize_network(debian_lib, coco_tiny_cfg, sample_photos):
     with Network(coco_tiny_cfg, WEIGHTS / "yolov3-tiny.weights", debian_lib) as net:
         net.resize(320, 192)
         assert (net.width, net.height) == (320, 192)
-        chw, _ = prepare_input(cv2.imread(str(sample_photos[0])), 320, 192, letterbox=True)
+        chw, _ = prepare_input(cv2.imread(str(sample_photos[0])), InputSpec(width=320, height=192, rect=False))
         boxes, scores = net.predict(chw, 0.25)
         assert len(boxes) == len(scores)
         with pytest.raises(ValueError, match="multiple of 32"):
@@ -93,7 +94,7 @@ def test_resize_network(debian_lib, coco_tiny_cfg, sample_photos):
 
 
 def test_threads_share_one_network_safely(network, sample_photos):
-    images = [prepare_input(cv2.imread(str(p)), 416, 416, True)[0] for p in sample_photos[:3]]
+    images = [prepare_input(cv2.imread(str(p)), InputSpec(rect=False))[0] for p in sample_photos[:3]]
     expected = [network.predict(x, 0.3)[1].max(initial=0) for x in images]
     results: dict[int, list[float]] = {}
 
@@ -184,7 +185,7 @@ def test_other_forks_agree_with_debian(env, variant, network, coco_tiny_cfg, sam
     assert lib.variant == variant
     with Network(coco_tiny_cfg, WEIGHTS / "yolov3-tiny.weights", lib) as other:
         for photo in sample_photos[:3]:
-            chw, _ = prepare_input(cv2.imread(str(photo)), 416, 416, True)
+            chw, _ = prepare_input(cv2.imread(str(photo)), InputSpec(rect=False))
             b1, s1 = network.predict(chw, 0.25)
             b2, s2 = other.predict(chw, 0.25)
             order1, order2 = np.lexsort(b1.T), np.lexsort(b2.T)
