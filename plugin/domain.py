@@ -34,6 +34,9 @@ class BBox:
         x1, y1 = min(float(width), self.x + self.w), min(float(height), self.y + self.h)
         return BBox(x0, y0, max(0.0, x1 - x0), max(0.0, y1 - y0))
 
+    def scaled(self, sx: float, sy: float) -> BBox:
+        return BBox(self.x * sx, self.y * sy, self.w * sx, self.h * sy)
+
     def as_list(self, ndigits: int = 1) -> list[float]:
         return [round(self.x, ndigits), round(self.y, ndigits), round(self.w, ndigits), round(self.h, ndigits)]
 
@@ -49,6 +52,9 @@ class Detection:
     @property
     def summary(self) -> str:
         return f"{self.label} {self.confidence:.0%}"
+
+    def scaled(self, sx: float, sy: float) -> Detection:
+        return Detection(self.label, self.confidence, self.box.scaled(sx, sy))
 
     def to_dict(self) -> dict:
         return {"label": self.label, "confidence": round(self.confidence, 4), "box": self.box.as_list()}

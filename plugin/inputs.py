@@ -15,6 +15,9 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from .decode import decode_for_detection
+from .model import InputSpec
+
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
@@ -28,6 +31,7 @@ class InputFrame:
     index: int            # frame number within the source (0 for images)
     image: np.ndarray
     relative: Path        # where annotated output goes, relative to --out
+    scale: tuple[float, float] = (1.0, 1.0)  # image pixels -> original pixels (reduced decode)
 
 
 @dataclass
@@ -57,8 +61,10 @@ def expand(refs: list[str]) -> list[tuple[str, Path]]:
     return items
 
 
-def read_image(path: str) -> np.ndarray:
-    """Decode an image file; raise ValueError with a reason an admin can act on."""
+def read_image(path: str, reduce_for: InputSpec | None = None) -> tuple[np.ndarray, tuple[float, float]]:
+    """Decode an image file, at reduced resolution when `reduce_for` allows (see decode.py);
+    returns the image and its scale to original pixels. Raises ValueError with a reason an
+    admin can act on."""
     if not os.path.exists(path):
         raise ValueError("no such file")
     if not os.access(path, os.R_OK):
@@ -66,19 +72,24 @@ def read_image(path: str) -> np.ndarray:
     data = np.fromfile(path, np.uint8)
     if data.size == 0:
         raise ValueError("empty file")
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if reduce_for is None:
+        image, sx, sy = cv2.imdecode(data, cv2.IMREAD_COLOR), 1.0, 1.0
+    else:
+        image, sx, sy = decode_for_detection(data.tobytes(), reduce_for)
     if image is None:
         raise ValueError("not a readable image (corrupt or unsupported format)")
-    return image
+    return image, (sx, sy)
 
 
-def frames(ref: str, relative: Path, stride: int = 1, max_frames: int | None = None
-           ) -> Iterator[InputFrame | InputFailure]:
-    """Frames of one input: one for an image, every `stride`-th for a video or stream."""
+def frames(ref: str, relative: Path, stride: int = 1, max_frames: int | None = None,
+           reduce_for: InputSpec | None = None) -> Iterator[InputFrame | InputFailure]:
+    """Frames of one input: one for an image, every `stride`-th for a video or stream.
+    `reduce_for`: decode still images only as large as this network input needs."""
     suffix = Path(ref).suffix.lower()
     if not is_stream(ref) and suffix not in VIDEO_SUFFIXES:
         try:
-            yield InputFrame(ref, 0, read_image(ref), relative)
+            image, scale = read_image(ref, reduce_for)
+            yield InputFrame(ref, 0, image, relative, scale)
             return
         except ValueError as exc:
             if suffix in IMAGE_SUFFIXES or not os.path.isfile(ref):

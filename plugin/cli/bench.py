@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import __version__
 from ..detectors.select import backend_names, create_detector
+from ..decode import decode_for_detection
 from ..detectors.base import DetectorSettings
 from ..errors import ConfigError, GunwatchError
 from ..model import ModelBundle
@@ -31,8 +32,8 @@ the other, each in its own process (so peak memory is its own), on the same 1080
 
 The baseline is the seed study's loop: cv2.dnn blobFromImage (1/255, 416x416, swapRB), forward,
 numpy decode, NMSBoxes. Its `pure inference` time is forward() alone. Each backend is timed end
-to end: JPEG decode + pre-processing + inference + post-processing, i.e. what a recorder's
-snapshot costs. ratio_to_baseline = backend p50 / baseline pure-inference p50."""
+to end as gunwatch runs it: JPEG decode (at the reduced scale the network needs) +
+pre-processing + inference + post-processing, i.e. what a recorder's snapshot costs. ratio_to_baseline = backend p50 / baseline pure-inference p50."""
 
 EXAMPLES = """\
 examples:
@@ -152,7 +153,8 @@ def _measure(kind: str, model: ModelBundle, frames: list[bytes], library: str | 
             samples = []
             for i, jpeg in enumerate(frames):
                 t0 = time.perf_counter()
-                detector.detect(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR))
+                image, sx, sy = decode_for_detection(jpeg, model.meta.input)
+                [d.scaled(sx, sy) for d in detector.detect(image)]
                 if i >= 2:
                     samples.append((time.perf_counter() - t0) * 1000)
             result = {**_percentiles(samples), "device": detector.device}

@@ -105,13 +105,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         for ref, relative in items:
             is_video = inputs.is_stream(ref) or Path(ref).suffix.lower() in inputs.VIDEO_SUFFIXES
-            for item in inputs.frames(ref, relative, args.stride, args.max_frames):
+            # Annotated output is drawn at full resolution; detection alone can use a
+            # reduced decode.
+            reduce_for = None if output else model.meta.input
+            for item in inputs.frames(ref, relative, args.stride, args.max_frames, reduce_for):
                 if isinstance(item, inputs.InputFailure):
                     failed.append(item)
                     log.warning("input failed: source=%s reason=%s", item.source, item.reason)
                     continue
                 started = time.perf_counter()
-                detections = detector.detect(item.image)
+                detections = [d.scaled(*item.scale) for d in detector.detect(item.image)]
                 ms = (time.perf_counter() - started) * 1000
                 frames_done += 1
                 frames_with_hits += bool(detections)
