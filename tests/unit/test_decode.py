@@ -36,22 +36,23 @@ def test_jpeg_size_not_a_jpeg():
 
 def test_reduction_for():
     letterbox, stretch = InputSpec(), InputSpec(letterbox=False)
-    assert reduction_for(1920, 1080, letterbox) == 4   # 480x270 still >= 416x234
-    assert reduction_for(1920, 1080, stretch) == 2     # 540 rows needed >= 416
-    assert reduction_for(3840, 2160, letterbox) == 8
+    assert reduction_for(1920, 1080, letterbox) == 2   # 960x540 >= 2 x 416x234
+    assert reduction_for(1920, 1080, stretch) == 1     # 540 rows < 2 x 416
+    assert reduction_for(3840, 2160, letterbox) == 4
+    assert reduction_for(3840, 2160, stretch) == 2
     assert reduction_for(640, 480, letterbox) == 1
     assert reduction_for(416, 416, letterbox) == 1
 
 
 def test_decode_scale_maps_back_to_original_pixels():
     image, sx, sy = decode_for_detection(jpeg(1920, 1080), InputSpec())
-    assert image.shape == (270, 480, 3) and (sx, sy) == (4.0, 4.0)
+    assert image.shape == (540, 960, 3) and (sx, sy) == (2.0, 2.0)
 
 
 def test_decode_follows_exif_rotation():
     image, sx, sy = decode_for_detection(with_exif_orientation(jpeg(1920, 1080), 6), InputSpec())
-    assert image.shape == (480, 270, 3)  # portrait after rotation, as OpenCV shows it
-    assert (sx, sy) == (4.0, 4.0)
+    assert image.shape == (960, 540, 3)  # portrait after rotation, as OpenCV shows it
+    assert (sx, sy) == (2.0, 2.0)
     full = cv2.imdecode(np.frombuffer(with_exif_orientation(jpeg(1920, 1080), 6), np.uint8), cv2.IMREAD_COLOR)
     assert full.shape == (1920, 1080, 3)
 
