@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import sys
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -29,24 +30,38 @@ _FLOAT_P = ctypes.POINTER(ctypes.c_float)
 
 
 @contextmanager
-def _stderr_to_log():
-    """darknet prints its layer table to fd 2; keep it out of the admin's journal (DEBUG only).
+def _native_output_to_log():
+    """darknet prints its layer table to stderr, and AlexeyAB/hank-ai builds print loading
+    chatter to stdout, where it would corrupt `gunwatch detect --json`. Both go to the DEBUG log.
 
     Safe only because cfg and weights were validated first: darknet's own error paths call
     exit() and would take this redirect with them.
     """
+    sys.stdout.flush()
+    sys.stderr.flush()
     with tempfile.TemporaryFile() as sink:
-        saved = os.dup(2)
-        os.dup2(sink.fileno(), 2)
+        saved = {fd: os.dup(fd) for fd in (1, 2)}
+        for fd in saved:
+            os.dup2(sink.fileno(), fd)
         try:
             yield
         finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+            libc_flush()
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
             sink.seek(0)
             chatter = sink.read().decode(errors="replace").strip()
             if chatter:
                 log.debug("darknet says:\n%s", chatter)
+
+
+def libc_flush() -> None:
+    """C stdio buffers stdout when it is not a terminal; flush it into the redirect target."""
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass
 
 
 class Network:
@@ -59,7 +74,7 @@ class Network:
         self.library = library if isinstance(library, DarknetLibrary) else load_library(library)
         self._api = self.library.api
         self._lock = threading.Lock()
-        with _stderr_to_log():
+        with _native_output_to_log():
             net = self._api.load_network(str(self.cfg).encode(), str(self.weights).encode())
         if not net:
             raise BackendUnavailable(f"libdarknet could not load {self.cfg} / {self.weights}")
@@ -69,6 +84,10 @@ class Network:
 
     def _read_size(self) -> None:
         self.width, self.height = self._api.network_size(self._net)
+
+    @property
+    def can_resize(self) -> bool:
+        return self._api.can_resize
 
     def resize(self, width: int, height: int) -> None:
         """Change the input size (multiples of 32); YOLO layers are fully convolutional."""

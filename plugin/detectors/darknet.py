@@ -29,6 +29,12 @@ class DarknetDetector:
         self.library = load_library(library)
         self.network = Network(model.cfg, model.weights, self.library)
         self.spec = model.meta.input
+        if not self.network.can_resize:
+            # hank-ai builds keep resize_network C++-only: run at the cfg's own size.
+            log.warning("darknet library cannot resize networks: rect input off, input %dx%d",
+                        self.network.width, self.network.height)
+            self.spec = self.spec.model_copy(update={
+                "rect": False, "width": self.network.width, "height": self.network.height})
         self._lock = threading.Lock()  # resize + predict must not interleave between threads
         self.device = "cuda" if self.library.cuda else "cpu"
         log.info("darknet backend ready: model=%s library=%s", model.name, self.library.describe())

@@ -106,3 +106,19 @@ def test_bench_json(coco_tiny_cfg, sample_photos):
     opencv = report["backends"]["opencv"]
     assert {"p50_ms", "p95_ms", "fps", "ratio_to_baseline", "peak_rss_mb"} <= set(opencv)
     assert opencv["ratio_to_baseline"] == pytest.approx(opencv["p50_ms"] / report["baseline_ms"], rel=0.01)
+
+
+@pytest.mark.darknet
+@pytest.mark.parametrize("library_env", [None, "GUNWATCH_TEST_ALEXEYAB_LIB", "GUNWATCH_TEST_HANKAI_LIB"])
+def test_darknet_backend_keeps_stdout_clean_for_json(library_env, sample_photos, coco_tiny_cfg):
+    """darknet builds print loading chatter (AlexeyAB/hank-ai to stdout): none may reach --json."""
+    extra = []
+    if library_env:
+        if not os.environ.get(library_env):
+            pytest.skip(f"{library_env} not set")
+        extra = ["--darknet-lib", os.environ[library_env]]
+    result = gunwatch("detect", str(sample_photos[0]), "--model", str(coco_tiny_cfg), "--backend", "darknet",
+                      "--json", *extra)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["detections"]
