@@ -1,0 +1,57 @@
+"""Detector latency on this machine: every backend against the seed study's cv2.dnn loop.
+
+The same measurement as `gunwatch bench`, plus the foundation issue's targets: the best backend's
+end-to-end time for a 1080p JPEG (decode + pre-processing + inference + post-processing) within
+1.15x of the baseline's pure inference time, and at least 10 frames/s.
+
+    python benchmarks/detector_latency.py --json [--model M] [--frames N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from gunwatch.cli import bench
+from gunwatch.detectors.select import backend_names
+from gunwatch.model import load_model
+
+TARGET_RATIO = 1.15
+TARGET_FPS = 10.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="model reference (default: the bundled gun model)")
+    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--images", help="pictures to build the 1080p frames from")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    model = load_model(args.model)
+    frames = bench.make_frames(args.images and __import__("pathlib").Path(args.images), args.frames + 2)
+    results = bench.measure_all(model, frames, ["baseline", *backend_names()], None, show_progress=not args.json)
+    baseline = results.pop("baseline")
+    baseline_ms = baseline["pure_inference"]["p50_ms"]
+    for r in results.values():
+        if "p50_ms" in r:
+            r["ratio_to_baseline"] = round(r["p50_ms"] / baseline_ms, 3)
+    best_name, best = min(((n, r) for n, r in results.items() if "p50_ms" in r), key=lambda nr: nr[1]["p50_ms"])
+    report = {
+        "name": "detector_latency", "device": bench.describe_device(), "model": model.name,
+        "params": {"frames": args.frames, "input": "1920x1080 JPEG"}, "n": args.frames,
+        "baseline_ms": baseline_ms, "baseline": baseline, "backends": results, "best_backend": best_name,
+        "targets": {"ratio_to_baseline": TARGET_RATIO, "fps": TARGET_FPS},
+        "ok": best["ratio_to_baseline"] <= TARGET_RATIO and best["fps"] >= TARGET_FPS,
+    }
+    if not args.json:
+        print(f"baseline pure inference p50 {baseline_ms} ms; end to end {baseline['end_to_end']['p50_ms']} ms")
+        for name, r in results.items():
+            print(f"{name:>8}: {r.get('p50_ms')} ms p50, {r.get('p95_ms')} ms p95, {r.get('fps')} fps, "
+                  f"x{r.get('ratio_to_baseline')} of baseline, peak RSS {r.get('peak_rss_mb')} MB")
+    print(json.dumps(report))
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
