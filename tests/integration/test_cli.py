@@ -122,3 +122,26 @@ def test_darknet_backend_keeps_stdout_clean_for_json(library_env, sample_photos,
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["detections"]
+
+
+def test_detect_http_mjpeg_stream(sample_photos, coco_tiny_cfg):
+    from ..support.mjpeg_server import MjpegCamera
+
+    jpegs = [cv2.imencode(".jpg", cv2.resize(cv2.imread(str(p)), (640, 480)))[1].tobytes()
+             for p in sample_photos[:3]]
+    with MjpegCamera(jpegs, repeat=3) as camera:
+        result = gunwatch("detect", camera.url, "--model", str(coco_tiny_cfg), "--backend", "opencv",
+                          "--max-frames", "5", "--json")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["frame"] for line in lines] == [0, 1, 2, 3, 4]
+    assert all(line["source"] == camera.url for line in lines)
+    assert any(line["detections"] for line in lines)
+
+
+def test_detect_unreachable_stream_fails_cleanly(coco_tiny_cfg):
+    result = gunwatch("detect", "http://127.0.0.1:9/none.mjpg", "--model", str(coco_tiny_cfg),
+                      "--backend", "opencv", "--json")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "cannot open as image, video or stream" in result.stderr
