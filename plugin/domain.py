@@ -58,3 +58,23 @@ class Detection:
 
     def to_dict(self) -> dict:
         return {"label": self.label, "confidence": round(self.confidence, 4), "box": self.box.as_list()}
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """A confirmed gun on one camera: what the alerting pipeline receives.
+
+    One incident is one alert per recipient; later sightings of the same gun arrive as updates
+    (same `id`, higher `update`), which the outbox folds into the alert instead of sending anew.
+    """
+
+    id: str                      # stable across updates, unique per camera and start time
+    camera: str
+    started_at: float            # epoch seconds of the first confirming frame
+    label: str
+    confidence: float            # best confidence seen so far
+    box: BBox
+    update: int = 0              # 0 = opened; 1, 2, ... = later sightings
+    snapshot: str | None = None  # path of the annotated JPEG on disk, if any
+    event_id: str | None = None  # the recorder's event this came from, if any
+    url: str | None = None       # where a person can look at it (recorder's event page)

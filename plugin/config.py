@@ -1,0 +1,116 @@
+"""The one YAML configuration file: load, substitute secrets from the environment, validate.
+
+Every section is a pydantic model with extra="forbid", so a misspelt key is an error that names
+it. Secrets may be written as ${ENV_VAR} (or ${ENV_VAR:-default}) anywhere a string goes; they
+are substituted at load time and kept as SecretStr where the schema says so, so they never
+appear in logs or error messages.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+DEFAULT_PATHS = (Path("/etc/gunwatch/gunwatch.yml"),)
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class GunwatchModel(BaseModel):
+    """Base of every config section: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DetectorConfig(GunwatchModel):
+    backend: Literal["auto", "darknet", "opencv"] = Field(
+        "auto", description="detector engine; auto measures both once and keeps the faster")
+    model: str | None = Field(
+        None, description="model bundle folder, darknet .cfg, or bundled model name "
+        "(default: gun-yolov3-tiny)")
+    darknet_library: Path | None = Field(
+        None, description="libdarknet.so to try first (default: search, see docs/darknet.md)")
+    confidence: float | None = Field(
+        None, ge=0, le=1, description="minimum detection confidence (default: the model's)")
+    nms: float | None = Field(
+        None, gt=0, le=1, description="IoU above which overlapping boxes merge (default: the model's)")
+
+
+class GunwatchConfig(GunwatchModel):
+    state_dir: Path = Field(Path("/var/lib/gunwatch"),
+                            description="where gunwatch keeps its state (alert outbox, caches)")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    detector: DetectorConfig = DetectorConfig()
+
+
+def substitute_env(value: Any, path: str = "") -> Any:
+    """Replace ${VAR} references in every string of a parsed YAML tree."""
+    if isinstance(value, dict):
+        return {k: substitute_env(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute_env(v, f"{path}.{i}") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def replace(match: re.Match) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{path}: environment variable {name} is not set; export it (for the "
+                          f"service: in its environment file) or write the value in the config")
+
+    return _ENV_REFERENCE.sub(replace, value)
+
+
+def format_errors(source: str, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(part) for part in e["loc"]) or "(top level)"
+        shown = "" if e["type"] == "missing" else f" (got {e.get('input')!r})"
+        if "secret" in key or "token" in key or "password" in key:
+            shown = ""  # never echo what may be a credential
+        hint = ""
+        if e["type"] == "extra_forbidden":
+            hint = "; remove it or check its spelling (see install/gunwatch.example.yml)"
+        elif e["type"] == "literal_error":
+            hint = f"; {e['msg'][0].lower()}{e['msg'][1:]}"
+        lines.append(f"{source}: {key}: {e['msg']}{shown}{hint}")
+    return "\n".join(lines)
+
+
+def parse_config(text: str, source: str = "<config>") -> GunwatchConfig:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" line {where.line + 1}" if where else ""
+        raise ConfigError(f"{source}:{line} not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of sections, got {type(raw).__name__}")
+    try:
+        return GunwatchConfig.model_validate(substitute_env(raw))
+    except ValidationError as exc:
+        raise ConfigError(format_errors(source, exc)) from exc
+
+
+def load_config(path: str | os.PathLike | None = None) -> GunwatchConfig:
+    """Load the config file; without a path, the standard location, or defaults if none exists."""
+    candidates = [Path(path)] if path else [p for p in DEFAULT_PATHS if p.exists()]
+    if not candidates:
+        return GunwatchConfig()
+    file = candidates[0]
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read the config file ({exc.strerror})") from exc
+    return parse_config(text, str(file))
