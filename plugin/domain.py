@@ -78,3 +78,16 @@ class Incident:
     snapshot: str | None = None  # path of the annotated JPEG on disk, if any
     event_id: str | None = None  # the recorder's event this came from, if any
     url: str | None = None       # where a person can look at it (recorder's event page)
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """What the confirmation stage tells the sinks about a camera's incident.
+
+    kind: "opened" (send the alert), "updated" (fold into it), "closed" (the gun is gone), or
+    "stationary" (a detection has not moved for long: it no longer alerts; the admin should look
+    and mask it if it is a look-alike).
+    """
+
+    kind: str
+    incident: Incident

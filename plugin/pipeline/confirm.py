@@ -1,0 +1,191 @@
+"""Confirmation: turn per-frame detections into incidents, one camera at a time.
+
+A single frame never raises an alarm on a multi-frame source: a gun must be seen in N of the
+last M analysed frames of its camera, within T seconds. The same gun is followed across frames
+by box overlap (a track). Per camera at most one incident is open; every confirmed track feeds
+it, so two guns or a gun that leaves and comes back within the cooldown give one alert with
+updates, not several alerts. A track that stays at the same place for long stops counting and
+is reported once, so the admin can mask a look-alike (a drill on a shelf).
+
+Snapshot-only sources (one image per recorder event) cannot wait for N frames: there a single
+frame confirms only at `single_frame_confidence` or above.
+
+The engine is pure: time comes from the caller (frame timestamps, seconds), nothing sleeps.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field, replace
+
+from ..domain import BBox, Confirmation, Detection, Incident
+
+
+@dataclass(frozen=True)
+class ConfirmSettings:
+    hits: int = 3                        # N: frames with the gun ...
+    window: int = 5                      # M: ... among this many analysed frames ...
+    within_s: float = 10.0               # T: ... all within this many seconds
+    match_iou: float = 0.2               # same gun in consecutive frames if boxes overlap this much
+    lost_after_s: float = 5.0            # a track not seen for this long is gone
+    cooldown_s: float = 60.0             # a new confirmation this soon after close continues the incident
+    update_every_s: float = 10.0         # at most one update per incident per this many seconds
+    stationary_after_s: float = 120.0    # same place this long: stop alerting, report it
+    stationary_iou: float = 0.8          # "same place": overlap with where it settled
+    single_frame_confidence: float = 0.85  # snapshot-only sources: confirm on one frame at or above
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.hits <= self.window:
+            raise ValueError(f"hits ({self.hits}) must be between 1 and window ({self.window})")
+
+
+@dataclass
+class _Track:
+    id: int
+    box: BBox
+    best: Detection
+    last_seen: float
+    seen: deque[tuple[float, bool]]      # (time, matched) for the last `window` frames
+    anchor: BBox                          # where it settled, for stationary detection
+    anchor_since: float
+    stationary: bool = False
+
+    def hit_times(self) -> list[float]:
+        return [t for t, hit in self.seen if hit]
+
+
+@dataclass
+class _Open:
+    incident: Incident
+    tracks: set[int] = field(default_factory=set)
+    last_update_at: float = 0.0
+    pending_update: bool = False
+
+
+def _best_match(box: BBox, candidates: list[Detection], threshold: float) -> int | None:
+    scored = [(box.iou(d.box), i) for i, d in enumerate(candidates)]
+    best = max(scored, default=(0.0, None))
+    return best[1] if best[0] >= threshold else None
+
+
+class CameraConfirmer:
+    """Confirmation state of one camera."""
+
+    def __init__(self, camera: str, settings: ConfirmSettings = ConfirmSettings()):
+        self.camera, self.settings = camera, settings
+        self._tracks: list[_Track] = []
+        self._next_track = 1
+        self._open: _Open | None = None
+        self._last_closed: tuple[Incident, float] | None = None  # for the cooldown
+        self._stationary_spots: list[BBox] = []
+
+    def observe(self, at: float, detections: list[Detection], *, single_frame: bool = False,
+                event_id: str | None = None, snapshot: str | None = None,
+                url: str | None = None) -> list[Confirmation]:
+        """Feed one analysed frame (already filtered by zone/size/label); get what changed."""
+        s = self.settings
+        out: list[Confirmation] = []
+        unmatched = list(detections)
+        for track in self._tracks:
+            index = _best_match(track.box, unmatched, s.match_iou)
+            if index is None:
+                track.seen.append((at, False))
+                continue
+            det = unmatched.pop(index)
+            track.box, track.last_seen = det.box, at
+            track.seen.append((at, True))
+            if det.confidence > track.best.confidence:
+                track.best = det
+            if det.box.iou(track.anchor) < s.stationary_iou:
+                track.anchor, track.anchor_since, track.stationary = det.box, at, False
+            elif not track.stationary and at - track.anchor_since >= s.stationary_after_s:
+                track.stationary = True
+                self._stationary_spots.append(track.anchor)
+                out.append(Confirmation("stationary", self._incident_for(track, at, event_id, snapshot, url)))
+        for det in unmatched:
+            track = _Track(self._next_track, det.box, det, at, deque([(at, True)], maxlen=s.window),
+                           det.box, at)
+            # A look-alike already reported at this place stays quiet when it is found again.
+            track.stationary = any(det.box.iou(spot) >= s.stationary_iou for spot in self._stationary_spots)
+            self._next_track += 1
+            self._tracks.append(track)
+
+        for track in self._tracks:
+            if track.stationary or track.last_seen != at:
+                continue
+            if self._confirmed(track, single_frame):
+                out.extend(self._join(track, at, event_id, snapshot, url))
+
+        out.extend(self._expire(at))
+        return out
+
+    def _confirmed(self, track: _Track, single_frame: bool) -> bool:
+        s = self.settings
+        if single_frame:
+            return track.best.confidence >= s.single_frame_confidence
+        hits = track.hit_times()
+        return len(hits) >= s.hits and hits[-1] - hits[-s.hits] <= s.within_s
+
+    def _incident_for(self, track: _Track, at: float, event_id, snapshot, url) -> Incident:
+        best = track.best
+        return Incident(id=f"{self.camera}:{int(at * 1000)}:{track.id}", camera=self.camera,
+                        started_at=at, label=best.label, confidence=best.confidence, box=best.box,
+                        event_id=event_id, snapshot=snapshot, url=url)
+
+    def _join(self, track: _Track, at: float, event_id, snapshot, url) -> list[Confirmation]:
+        s = self.settings
+        if self._open is None:
+            if self._last_closed and at - self._last_closed[1] <= s.cooldown_s:
+                previous = self._last_closed[0]
+                reopened = replace(previous, update=previous.update + 1, confidence=track.best.confidence,
+                                   box=track.best.box, snapshot=snapshot or previous.snapshot)
+                self._open = _Open(reopened, {track.id}, last_update_at=at)
+                self._last_closed = None
+                return [Confirmation("updated", reopened)]
+            incident = self._incident_for(track, at, event_id, snapshot, url)
+            self._open = _Open(incident, {track.id}, last_update_at=at)
+            return [Confirmation("opened", incident)]
+        current = self._open
+        incident = current.incident
+        if track.id not in current.tracks or track.best.confidence > incident.confidence:
+            current.tracks.add(track.id)
+            best = max(track.best, Detection(incident.label, incident.confidence, incident.box),
+                       key=lambda d: d.confidence)
+            current.incident = replace(incident, confidence=best.confidence, box=best.box,
+                                       snapshot=snapshot or incident.snapshot)
+            current.pending_update = True
+        if current.pending_update and at - current.last_update_at >= s.update_every_s:
+            current.incident = replace(current.incident, update=current.incident.update + 1)
+            current.last_update_at, current.pending_update = at, False
+            return [Confirmation("updated", current.incident)]
+        return []
+
+    def _expire(self, at: float) -> list[Confirmation]:
+        s = self.settings
+        self._tracks = [t for t in self._tracks if at - t.last_seen <= s.lost_after_s]
+        if self._open is None:
+            return []
+        moving = {t.id for t in self._tracks if not t.stationary}
+        if self._open.tracks & moving:
+            return []
+        closed = self._open.incident
+        # Closed because what is left has not moved for long: a gun showing up next is a new
+        # incident, not a continuation that the alert policy would fold away.
+        still_there = any(t.id in self._open.tracks for t in self._tracks)
+        self._open, self._last_closed = None, (None if still_there else (closed, at))
+        return [Confirmation("closed", closed)]
+
+
+class Confirmer:
+    """Confirmation for every camera, each with its own settings."""
+
+    def __init__(self, default: ConfirmSettings = ConfirmSettings(),
+                 per_camera: dict[str, ConfirmSettings] | None = None):
+        self.default, self.per_camera = default, per_camera or {}
+        self._cameras: dict[str, CameraConfirmer] = {}
+
+    def observe(self, camera: str, at: float, detections: list[Detection], **kwargs) -> list[Confirmation]:
+        confirmer = self._cameras.get(camera)
+        if confirmer is None:
+            confirmer = self._cameras[camera] = CameraConfirmer(camera, self.per_camera.get(camera, self.default))
+        return confirmer.observe(at, detections, **kwargs)
