@@ -11,21 +11,20 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from .errors import ConfigError
+from .pipeline.confirm import ConfirmSettings
+from .pipeline.filters import FrameFilter
+from .schema import GunwatchModel
+from .sources.folder import FolderSourceConfig
+from .sources.stream import StreamSourceConfig
 
 DEFAULT_PATHS = (Path("/etc/gunwatch/gunwatch.yml"),)
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-class GunwatchModel(BaseModel):
-    """Base of every config section: unknown keys are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DetectorConfig(GunwatchModel):
@@ -42,11 +41,43 @@ class DetectorConfig(GunwatchModel):
         None, gt=0, le=1, description="IoU above which overlapping boxes merge (default: the model's)")
 
 
+Point = tuple[float, float]
+
+
+class CameraConfig(GunwatchModel):
+    """Per-camera settings; under `cameras.NAME` each key overrides `defaults`."""
+
+    labels: list[str] = Field(["gun"], description="model classes that count as a weapon")
+    confidence: float = Field(0.0, ge=0, le=1, description="extra per-camera minimum confidence "
+                              "on top of the detector's (0 = the detector's threshold)")
+    min_area: float = Field(0.0, ge=0, le=1, description="smallest box, as a fraction of the frame")
+    max_area: float = Field(1.0, gt=0, le=1, description="largest box, as a fraction of the frame")
+    zones: list[list[Point]] = Field([], description="polygons in the camera's pixels; empty = "
+                                     "whole frame; a detection counts when its box centre is inside")
+    masks: list[list[Point]] = Field([], description="polygons where detections never count")
+    confirm: ConfirmSettings = ConfirmSettings()
+
+    def frame_filter(self) -> FrameFilter:
+        return FrameFilter(labels=frozenset(self.labels), confidence=self.confidence,
+                           min_area=self.min_area, max_area=self.max_area,
+                           zones=tuple(self.zones), masks=tuple(self.masks))
+
+
+SourceConfig = Annotated[Union[FolderSourceConfig, StreamSourceConfig], Field(discriminator="type")]
+
+
 class GunwatchConfig(GunwatchModel):
     state_dir: Path = Field(Path("/var/lib/gunwatch"),
                             description="where gunwatch keeps its state (alert outbox, caches)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     detector: DetectorConfig = DetectorConfig()
+    sources: list[SourceConfig] = Field([], description="where frames come from")
+    defaults: CameraConfig = CameraConfig()
+    cameras: dict[str, dict] = Field({}, description="per-camera overrides of `defaults`")
+
+    def camera(self, name: str) -> CameraConfig:
+        override = self.cameras.get(name, {})
+        return CameraConfig.model_validate({**self.defaults.model_dump(exclude_unset=True), **override})
 
 
 def substitute_env(value: Any, path: str = "") -> Any:

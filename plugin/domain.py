@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,29 @@ class Detection:
 
     def to_dict(self) -> dict:
         return {"label": self.label, "confidence": round(self.confidence, 4), "box": self.box.as_list()}
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One picture from a source, on its way to the detector.
+
+    `scale` maps the image's pixels to the original's when it was decoded at reduced size.
+    `single_frame` marks snapshot-only sources (one picture per recorder event), where
+    confirmation cannot wait for more frames.
+    """
+
+    camera: str
+    image: Any                   # numpy BGR array
+    at: float                    # epoch seconds when it was captured (or the file written)
+    origin: str = ""             # file path or stream URL, for logs
+    scale: tuple[float, float] = (1.0, 1.0)
+    single_frame: bool = False
+    event_id: str | None = None
+    url: str | None = None
+    # Called once the frame has gone through detection, confirmation and the sinks: a source
+    # marks its input done only then (move a file, remember an event), so a crash in between
+    # means "analyse again", never "lost".
+    ack: Callable[[], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ _REGISTRY: dict[tuple[str, str], type] = {}
 # backend whose optional dependency is missing only fails when someone asks for it by name.
 BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
     "detector": ("gunwatch.detectors.opencv", "gunwatch.detectors.darknet"),
+    "source": ("gunwatch.sources.folder", "gunwatch.sources.stream"),
 }
 
 _import_errors: dict[str, str] = {}

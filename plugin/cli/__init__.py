@@ -8,9 +8,9 @@ import sys
 
 from .. import __version__, logs
 from ..errors import GunwatchError
-from . import bench, detect
+from . import bench, detect, run
 
-COMMANDS = (detect, bench)
+COMMANDS = (run, detect, bench)
 
 EPILOG = """\
 exit status:

@@ -18,25 +18,32 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field, replace
 
+from pydantic import Field, model_validator
+
 from ..domain import BBox, Confirmation, Detection, Incident
+from ..schema import GunwatchModel
 
 
-@dataclass(frozen=True)
-class ConfirmSettings:
-    hits: int = 3                        # N: frames with the gun ...
-    window: int = 5                      # M: ... among this many analysed frames ...
-    within_s: float = 10.0               # T: ... all within this many seconds
-    match_iou: float = 0.2               # same gun in consecutive frames if boxes overlap this much
-    lost_after_s: float = 5.0            # a track not seen for this long is gone
-    cooldown_s: float = 60.0             # a new confirmation this soon after close continues the incident
-    update_every_s: float = 10.0         # at most one update per incident per this many seconds
-    stationary_after_s: float = 120.0    # same place this long: stop alerting, report it
-    stationary_iou: float = 0.8          # "same place": overlap with where it settled
-    single_frame_confidence: float = 0.85  # snapshot-only sources: confirm on one frame at or above
+class ConfirmSettings(GunwatchModel):
+    hits: int = Field(3, ge=1, description="N: frames in which the gun must be seen ...")
+    window: int = Field(5, ge=1, description="... among the last M analysed frames ...")
+    within_s: float = Field(10.0, gt=0, description="... all within T seconds")
+    match_iou: float = Field(0.2, gt=0, le=1, description="box overlap that makes two sightings the same gun")
+    lost_after_s: float = Field(5.0, gt=0, description="a gun not seen for this long has left")
+    cooldown_s: float = Field(60.0, ge=0, description="a new confirmation this soon after an "
+                              "incident closed continues it instead of alerting again")
+    update_every_s: float = Field(10.0, ge=0, description="at most one update per incident per this many seconds")
+    stationary_after_s: float = Field(120.0, gt=0, description="a detection at the same place this "
+                                      "long stops alerting and is reported (mask look-alikes)")
+    stationary_iou: float = Field(0.8, gt=0, le=1, description="overlap that counts as the same place")
+    single_frame_confidence: float = Field(0.85, ge=0, le=1, description="snapshot-only sources: one "
+                                           "frame confirms at or above this confidence")
 
-    def __post_init__(self) -> None:
-        if not 1 <= self.hits <= self.window:
+    @model_validator(mode="after")
+    def check_hits_fit_window(self) -> ConfirmSettings:
+        if self.hits > self.window:
             raise ValueError(f"hits ({self.hits}) must be between 1 and window ({self.window})")
+        return self
 
 
 @dataclass

@@ -9,7 +9,7 @@ BOUNDARY = "gunwatchframe"
 
 
 class MjpegCamera:
-    def __init__(self, jpegs: list[bytes], repeat: int = 1):
+    def __init__(self, jpegs: list[bytes], repeat: int = 1, port: int = 0):
         self.jpegs, self.repeat = jpegs, repeat
         camera = self
 
@@ -30,7 +30,8 @@ class MjpegCamera:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ThreadingHTTPServer.allow_reuse_address = True  # come back on the same port at once
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

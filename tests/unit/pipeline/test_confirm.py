@@ -126,5 +126,5 @@ def test_cameras_are_independent():
 
 
 def test_settings_validated():
-    with pytest.raises(ValueError, match="between 1 and window"):
+    with pytest.raises(ValueError, match="between 1 and window"):  # pydantic ValidationError
         ConfirmSettings(hits=6, window=5)

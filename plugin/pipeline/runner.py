@@ -1,0 +1,164 @@
+"""The running pipeline: sources -> inbox -> detector -> filters -> confirmation -> sinks.
+
+Sources run in their own threads and drop frames into the inbox; one worker thread owns the
+detector (a darknet network runs one frame at a time anyway) and takes frames camera by camera,
+oldest waiting camera first, so a busy camera cannot starve the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import cv2
+
+from .. import annotate
+from ..detectors.base import Detector
+from ..domain import Confirmation, Detection, Frame
+from ..sinks.base import Sink
+from ..sources.base import Source
+from .confirm import Confirmer
+from .filters import FrameFilter
+
+log = logging.getLogger(__name__)
+
+
+class FrameInbox:
+    """Frames waiting for the detector. Per camera: "latest" keeps only the newest frame,
+    "queue" keeps every frame up to `limit` (then the oldest is dropped, with an error log)."""
+
+    def __init__(self, limit: int = 1000):
+        self.limit = limit
+        self._pending: OrderedDict[str, deque[Frame]] = OrderedDict()
+        self._cond = threading.Condition()
+        self.dropped = 0
+
+    def put(self, frame: Frame, delivery: str) -> None:
+        with self._cond:
+            queue = self._pending.get(frame.camera)
+            if queue is None:
+                queue = self._pending[frame.camera] = deque(maxlen=1 if delivery == "latest" else None)
+            if delivery != "latest" and len(queue) >= self.limit:
+                lost = queue.popleft()
+                self.dropped += 1
+                log.error("camera=%s inbox full (%d frames): dropped %s", frame.camera, self.limit, lost.origin)
+            queue.append(frame)
+            self._cond.notify()
+
+    def get(self, timeout: float) -> Frame | None:
+        with self._cond:
+            if not self._cond.wait_for(lambda: any(self._pending.values()), timeout):
+                return None
+            camera = next(c for c, q in self._pending.items() if q)
+            frame = self._pending[camera].popleft()
+            self._pending.move_to_end(camera)
+            return frame
+
+    def waiting(self) -> int:
+        with self._cond:
+            return sum(len(q) for q in self._pending.values())
+
+
+@dataclass
+class Counters:
+    frames: dict[str, int] = field(default_factory=dict)
+    detections: int = 0
+    incidents: int = 0
+    errors: int = 0
+    detect_ms: deque = field(default_factory=lambda: deque(maxlen=1000))
+
+
+class Runner:
+    def __init__(self, sources: list[Source], detector: Detector, confirmer: Confirmer,
+                 sinks: list[Sink], filters: dict[str, FrameFilter] | None = None,
+                 default_filter: FrameFilter = FrameFilter(), snapshot_dir: Path | None = None):
+        self.sources, self.detector, self.confirmer, self.sinks = sources, detector, confirmer, sinks
+        self.filters, self.default_filter = filters or {}, default_filter
+        self.snapshot_dir = snapshot_dir
+        self.inbox = FrameInbox()
+        self.counters = Counters()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for source in self.sources:
+            sink = (lambda s: lambda frame: self.inbox.put(frame, s.delivery))(source)
+            thread = threading.Thread(target=self._run_source, args=(source, sink), name=source.name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        worker = threading.Thread(target=self._work, name="detector", daemon=True)
+        worker.start()
+        self._threads.append(worker)
+
+    def _run_source(self, source: Source, sink) -> None:
+        try:
+            source.run(sink, self._stop)
+        except Exception:  # a source bug must not take the other cameras down
+            log.exception("source=%s crashed; its frames stop, the other sources go on", source.name)
+            source.status.failed("crashed (see log)")
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            frame = self.inbox.get(timeout=0.2)
+            if frame is not None:
+                self.process(frame)
+
+    def process(self, frame: Frame) -> list[Confirmation]:
+        """Everything that happens to one frame; public so tests and `demo` can drive it."""
+        started = time.perf_counter()
+        try:
+            found = self.detector.detect(frame.image)
+        except Exception as exc:
+            self.counters.errors += 1
+            log.error("camera=%s detection failed on %s: %s", frame.camera, frame.origin, exc)
+            return []
+        self.counters.detect_ms.append((time.perf_counter() - started) * 1000)
+        self.counters.frames[frame.camera] = self.counters.frames.get(frame.camera, 0) + 1
+        height, width = frame.image.shape[:2]
+        sx, sy = frame.scale
+        kept = self.filters.get(frame.camera, self.default_filter).keep(
+            [d.scaled(sx, sy) for d in found], round(width * sx), round(height * sy))
+        self.counters.detections += len(kept)
+        confirmations = self.confirmer.observe(frame.camera, frame.at, kept, single_frame=frame.single_frame,
+                                               event_id=frame.event_id, url=frame.url)
+        confirmations = [self._with_snapshot(frame, c) for c in confirmations]
+        self.counters.incidents += sum(c.kind == "opened" for c in confirmations)
+        for sink in self.sinks:
+            try:
+                sink.handle(frame, kept, confirmations)
+            except Exception:
+                self.counters.errors += 1
+                log.exception("sink=%s failed on camera=%s frame %s", sink.name, frame.camera, frame.origin)
+        if frame.ack:
+            frame.ack()
+        return confirmations
+
+    def _with_snapshot(self, frame: Frame, confirmation: Confirmation) -> Confirmation:
+        if self.snapshot_dir is None or confirmation.kind not in ("opened", "updated"):
+            return confirmation
+        incident = confirmation.incident
+        sx, sy = frame.scale
+        in_image = replace(incident, box=incident.box.scaled(1 / sx, 1 / sy))
+        drawn = annotate.draw(frame.image, [Detection(in_image.label, in_image.confidence, in_image.box)])
+        safe_id = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in incident.id)
+        path = self.snapshot_dir / f"{safe_id}-{incident.update}.jpg"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not cv2.imwrite(str(path), drawn):
+                raise OSError("encoder refused")
+        except OSError as exc:
+            log.error("camera=%s cannot write snapshot %s: %s", frame.camera, path, exc)
+            return confirmation
+        return Confirmation(confirmation.kind, replace(incident, snapshot=str(path)))
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        for sink in reversed(self.sinks):
+            sink.close()
+

@@ -1,0 +1,1 @@
+"""Sinks: where confirmed incidents go (local incident log, recorder write-back, alert outbox)."""

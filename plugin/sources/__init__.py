@@ -1,0 +1,1 @@
+"""Frame sources: each module registers one source type (folder, stream, frigate, ...)."""

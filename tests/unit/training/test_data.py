@@ -1,0 +1,72 @@
+"""List files, labels and augmentation."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from gunwatch.training.data import Augment, DetectionData, label_path_for, read_labels, read_list
+
+from ._paths import pistol_images
+
+
+def test_list_file_and_darknet_label_rule(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "a.txt").write_text("0 0.5 0.5 0.2 0.4\n0 0.1 0.2 0.1 0.1\n")
+    (tmp_path / "list.txt").write_text("images/a.jpg\n\n/abs/images/b.jpg\n")
+    pairs = read_list(tmp_path / "list.txt")
+    assert pairs[0] == (tmp_path / "images" / "a.jpg", tmp_path / "labels" / "a.txt")
+    assert str(pairs[1][1]) == "/abs/labels/b.txt"
+    assert read_labels(pairs[0][1]).shape == (2, 5)
+    assert read_labels(pairs[1][1]).shape == (0, 5)  # absent = no boxes
+    assert label_path_for(tmp_path / "x.png") == tmp_path / "x.txt"
+
+
+def test_flip_only_mirrors_boxes():
+    img = np.zeros((100, 200, 3), np.uint8)
+    img[:, :50] = 255  # left quarter white
+    labels = np.array([[0, 0.25, 0.5, 0.1, 0.2]], np.float32)
+    aug = Augment(jitter=0.0, hue=0.0, saturation=1.0, exposure=1.0)
+    for seed in range(8):
+        out, lab = aug(img, labels, random.Random(seed), (200, 100))
+        if out[:, -1].mean() > 128:  # flipped
+            assert np.allclose(lab, [[0, 0.75, 0.5, 0.1, 0.2]], atol=1e-6)
+        else:
+            assert np.allclose(lab, labels, atol=1e-6)
+
+
+def test_jitter_keeps_boxes_inside_and_on_the_object():
+    img = np.zeros((416, 416, 3), np.uint8)
+    img[100:200, 150:300] = 255  # a white box = the labelled object
+    labels = np.array([[0, 225 / 416, 150 / 416, 150 / 416, 100 / 416]], np.float32)
+    aug = Augment(jitter=0.2, hue=0.0, saturation=1.0, exposure=1.0)
+    rng = random.Random(1)
+    for _ in range(20):
+        out, lab = aug(img, labels, rng, (320, 320))
+        assert out.shape == (320, 320, 3)
+        if not len(lab):
+            continue
+        _, cx, cy, w, h = lab[0]
+        assert 0 <= cx - w / 2 and cx + w / 2 <= 1 and 0 <= cy - h / 2 and cy + h / 2 <= 1
+        x1, y1 = int((cx - w / 2) * 320) + 2, int((cy - h / 2) * 320) + 2
+        x2, y2 = int((cx + w / 2) * 320) - 2, int((cy + h / 2) * 320) - 2
+        assert out[y1:y2, x1:x2].mean() > 200  # the box still covers the white object
+
+
+def test_batch_targets_from_the_pistols_images():
+    images = pistol_images("valid", 3)
+    data = DetectionData([(p, label_path_for(p)) for p in images], (416, 416), Augment())
+    imgs, targets = data.batch([0, 1, 2], random.Random(0))
+    assert imgs.shape == (3, 416, 416, 3) and imgs.dtype == np.uint8
+    assert targets.shape[1] == 6 and set(targets[:, 0].astype(int)) <= {0, 1, 2}
+    assert (targets[:, 2:] >= 0).all() and (targets[:, 2:] <= 1).all()
+
+
+def test_unreadable_image_is_an_error(tmp_path):
+    bad = tmp_path / "images" / "bad.jpg"
+    bad.parent.mkdir()
+    bad.write_bytes(b"not a jpeg")
+    with pytest.raises(OSError, match="cannot decode"):
+        DetectionData([(bad, label_path_for(bad))], (64, 64)).image(0)

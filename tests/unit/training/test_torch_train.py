@@ -1,0 +1,64 @@
+"""The trainer CLI end to end on a few images, its checkpoint/resume, and the lr schedule."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+cv2 = pytest.importorskip("cv2")
+
+from gunwatch.training.torch_train import learning_rate, main  # noqa: E402
+
+from ._paths import need_coco, pistol_images  # noqa: E402
+
+
+def test_darknet_schedule():
+    assert learning_rate(0, 0.001, 100, [800, 900], [0.1, 0.1]) == 0
+    assert learning_rate(50, 0.001, 100, [800, 900], [0.1, 0.1]) == pytest.approx(0.001 * 0.5 ** 4)
+    assert learning_rate(100, 0.001, 100, [800, 900], [0.1, 0.1]) == 0.001
+    assert learning_rate(800, 0.001, 100, [800, 900], [0.1, 0.1]) == pytest.approx(1e-4)
+    assert learning_rate(950, 0.001, 100, [800, 900], [0.1, 0.1]) == pytest.approx(1e-5)
+
+
+def test_train_resume_and_export(tmp_path, capsys):
+    cfg, weights = need_coco()
+    train = tmp_path / "train.txt"
+    train.write_text("".join(f"{p}\n" for p in pistol_images("train", 3)))
+    valid = tmp_path / "valid.txt"
+    valid.write_text("".join(f"{p}\n" for p in pistol_images("valid", 2)))
+    out = tmp_path / "run"
+    common = ["--cfg", str(cfg), "--classes", "1", "--weights", str(weights), "--train", str(train),
+              "--valid", str(valid), "--out", str(out), "--batch", "2", "--micro-batch", "1",
+              "--img-size", "128", "--burn-in", "1", "--eval-every", "2", "--print-every", "1",
+              "--threads", "1"]
+    assert main(common + ["--iterations", "2"]) == 0
+    assert (out / "last.weights").exists() and (out / "best.weights").exists()
+    assert main(common + ["--iterations", "3", "--resume", "--no-freeze"]) == 0
+    printed = capsys.readouterr().out
+    assert "resumed at iteration 2" in printed and "it 3/3 loss" in printed and "s/it ETA" in printed
+    rows = (out / "loss.csv").read_text().splitlines()
+    assert rows[0] == "iteration,loss,avg_loss" and [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]
+    assert len((out / "map.csv").read_text().splitlines()) == 3  # header + evals at 2 and 3
+    best = json.loads((out / "best.json").read_text())
+    assert 0 <= best["map"] <= 1
+    model_cfg = (out / "model.cfg").read_text()
+    assert "batch=1\n" in model_cfg and "classes=1\n" in model_cfg and "filters=18\n" in model_cfg
+    net = cv2.dnn.readNetFromDarknet(str(out / "model.cfg"), str(out / "final.weights"))
+    img = cv2.imread(str(pistol_images("valid", 1)[0]))
+    net.setInput(cv2.dnn.blobFromImage(img, 1 / 255.0, (416, 416), swapRB=True))
+    outs = net.forward(net.getUnconnectedOutLayersNames())
+    assert [o.shape for o in outs] == [(507, 6), (2028, 6)]
+
+    # the run folder becomes a model bundle
+    from gunwatch.training.bundle import main as bundle_main
+    dest = tmp_path / "bundle"
+    assert bundle_main(["--run", str(out), "--out", str(dest), "--name", "tiny-test",
+                        "--classes", "gun", "--provenance", '{"iterations": 3}']) == 0
+    card = json.loads((dest / "model.json").read_text())
+    assert card["input"] == {"width": 416, "height": 416, "letterbox": False}
+    assert card["classes"] == ["gun"] and card["provenance"]["iterations"] == 3
+    assert card["metrics"]["valid_map50"] == round(best["map"], 4)
+    assert (dest / "names").read_text() == "gun\n"
+    assert (dest / "model.weights").read_bytes() == (out / "best.weights").read_bytes()
+    assert cv2.imread(str(dest / "training" / "loss.png")) is not None
