@@ -1,0 +1,137 @@
+"""Which confidence and NMS thresholds should a gun model ship with? Measured on a labelled split.
+
+For each NMS IoU in a grid, runs the model once at a low confidence (0.005) over the split,
+then computes AP@0.50 (VOC all-point) and, for each confidence in a grid, precision, recall and
+F1 at IoU 0.5. The baseline is the seed study's setting (confidence 0.7, NMS 0.4), measured on
+the same detections. Chosen: the NMS with the best AP, then the confidence with the best F1.
+
+    python benchmarks/thresholds.py --json [--model M] [--split valid] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from gunwatch.detectors.base import DetectorSettings
+from gunwatch.detectors.select import create_detector
+from gunwatch.domain import BBox, Detection
+from gunwatch.model import load_model
+
+DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "pistols"
+NMS_GRID = (0.3, 0.4, 0.45, 0.5, 0.6)
+CONF_GRID = tuple(round(c, 2) for c in np.arange(0.1, 0.96, 0.05))
+SEED = {"confidence": 0.7, "nms": 0.4}
+
+
+def load_split(dataset: Path, split: str, limit: int | None) -> list[tuple[Path, list[BBox]]]:
+    with open(dataset / "splits.csv", newline="") as fh:
+        files = [r["file"] for r in csv.DictReader(fh) if r["split"] == split][:limit]
+    items = []
+    for name in files:
+        image = dataset / "images" / name
+        h, w = cv2.imread(str(image)).shape[:2]
+        truths = []
+        for line in (dataset / "labels" / Path(name).with_suffix(".txt")).read_text().splitlines():
+            if line.strip():
+                _, cx, cy, bw, bh = map(float, line.split())
+                truths.append(BBox((cx - bw / 2) * w, (cy - bh / 2) * h, bw * w, bh * h))
+        items.append((image, truths))
+    return items
+
+
+def score(dets: list[list[Detection]], truths: list[list[BBox]], conf: float) -> tuple[int, int, int]:
+    """(TP, FP, FN) at IoU 0.5, each truth matched once, best detections first."""
+    tp = fp = 0
+    for found, truth in zip(dets, truths):
+        used = [False] * len(truth)
+        for det in sorted((d for d in found if d.confidence >= conf), key=lambda d: -d.confidence):
+            ious = [det.box.iou(t) if not used[j] else 0.0 for j, t in enumerate(truth)]
+            j = int(np.argmax(ious)) if ious else -1
+            if j >= 0 and ious[j] >= 0.5:
+                used[j], tp = True, tp + 1
+            else:
+                fp += 1
+    return tp, fp, sum(len(t) for t in truths) - tp
+
+
+def average_precision(dets: list[list[Detection]], truths: list[list[BBox]]) -> float:
+    ranked = sorted(((d.confidence, i, d) for i, found in enumerate(dets) for d in found), key=lambda r: -r[0])
+    used = [[False] * len(t) for t in truths]
+    hits = []
+    for _, i, det in ranked:
+        ious = [det.box.iou(t) if not used[i][j] else 0.0 for j, t in enumerate(truths[i])]
+        j = int(np.argmax(ious)) if ious else -1
+        hit = j >= 0 and ious[j] >= 0.5
+        if hit:
+            used[i][j] = True
+        hits.append(hit)
+    total = sum(len(t) for t in truths)
+    tp = np.cumsum(hits)
+    recall = np.concatenate([[0.0], tp / max(total, 1), [1.0]])
+    precision = np.concatenate([[0.0], tp / np.arange(1, len(hits) + 1), [0.0]])
+    for k in range(len(precision) - 2, -1, -1):  # precision envelope, VOC all-point
+        precision[k] = max(precision[k], precision[k + 1])
+    steps = np.nonzero(recall[1:] != recall[:-1])[0]
+    return float(np.sum((recall[steps + 1] - recall[steps]) * precision[steps + 1]))
+
+
+def prf(tp: int, fp: int, fn: int) -> dict:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0,
+            "tp": tp, "fp": fp, "fn": fn}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model")
+    parser.add_argument("--dataset", type=Path, default=DATASET)
+    parser.add_argument("--split", default="valid")
+    parser.add_argument("--backend", default="opencv")
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    model = load_model(args.model)
+    items = load_split(args.dataset, args.split, args.limit)
+    images = [cv2.imread(str(p)) for p, _ in items]
+    truths = [t for _, t in items]
+    per_nms = {}
+    for nms in sorted(set(NMS_GRID) | {SEED["nms"]}):
+        detector = create_detector(args.backend, model, DetectorSettings(confidence=0.005, nms=nms))
+        dets = [detector.detect(image) for image in images]
+        detector.close()
+        per_nms[nms] = {"ap50": round(average_precision(dets, truths), 4),
+                        "by_confidence": {c: prf(*score(dets, truths, c)) for c in CONF_GRID},
+                        "dets": dets}
+        if not args.json:
+            print(f"nms {nms}: AP@0.50 {per_nms[nms]['ap50']:.4f}", file=sys.stderr)
+    best_nms = max(NMS_GRID, key=lambda n: per_nms[n]["ap50"])
+    by_conf = per_nms[best_nms]["by_confidence"]
+    best_conf = max(CONF_GRID, key=lambda c: by_conf[c]["f1"])
+    seed = prf(*score(per_nms[SEED["nms"]]["dets"], truths, SEED["confidence"]))
+    report = {
+        "name": "thresholds", "model": model.name, "backend": args.backend,
+        "params": {"split": args.split, "images": len(items), "truth_boxes": sum(map(len, truths))},
+        "ap50_by_nms": {n: per_nms[n]["ap50"] for n in NMS_GRID},
+        "chosen": {"nms": best_nms, "confidence": best_conf, **by_conf[best_conf]},
+        "baseline_seed": {**SEED, **seed},
+        "by_confidence": {c: by_conf[c] for c in CONF_GRID},
+        "ok": by_conf[best_conf]["f1"] >= seed["f1"],
+    }
+    if not args.json:
+        for c in CONF_GRID:
+            r = by_conf[c]
+            print(f"conf {c:.2f}: P {r['precision']:.3f} R {r['recall']:.3f} F1 {r['f1']:.3f}", file=sys.stderr)
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
