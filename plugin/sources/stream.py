@@ -115,6 +115,9 @@ class StreamSource:
                     stop.wait(0.01)
             reader.join(timeout=5)
             capture.release()
+            if not stop.is_set() and os.path.isfile(self.config.url):
+                log.info("source=%s reached the end of %s", self.name, self.config.url)
+                break
             if not stop.is_set():
                 self.status.failed("stream ended")
                 wait = next(delays)

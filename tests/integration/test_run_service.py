@@ -1,0 +1,89 @@
+"""`gunwatch run` as an admin starts it: a config file, a watched snapshot folder, the real
+detector; pictures dropped into the folder become incidents in the incident log.
+
+The COCO model stands in for the gun model here, with `person` as the class that counts, so the
+test does not depend on the trained gun model's accuracy."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+
+@pytest.fixture
+def service(tmp_path, coco_tiny_cfg):
+    watched = tmp_path / "snapshots"
+    (watched / "frontdoor").mkdir(parents=True)
+    state = tmp_path / "state"
+    config = tmp_path / "gunwatch.yml"
+    config.write_text(f"""
+state_dir: {state}
+detector:
+  backend: opencv
+  model: {coco_tiny_cfg}
+  confidence: 0.3
+sources:
+  - type: folder
+    paths: [{watched}]
+    settle_s: 0.2
+defaults:
+  labels: [person]
+  confirm:
+    single_frame_confidence: 0.8
+""")
+    process = subprocess.Popen([sys.executable, "-m", "gunwatch", "run", "--config", str(config), "--for", "60"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    deadline = time.monotonic() + 30
+    log_lines = []
+    while time.monotonic() < deadline:  # wait until the folder is watched
+        line = process.stderr.readline()
+        log_lines.append(line)
+        if "watching" in line:
+            break
+    yield watched, state, process
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def wait_for_lines(path, count, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            lines = [json.loads(x) for x in path.read_text().splitlines()]
+            if len(lines) >= count:
+                return lines
+        time.sleep(0.1)
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_dropped_pictures_become_incidents(service, sample_photos):
+    watched, state, process = service
+    by_name = {p.name: p for p in sample_photos}
+    (watched / "frontdoor" / "eagle.jpg").write_bytes(by_name["eagle.jpg"].read_bytes())  # no person
+    (watched / "frontdoor" / "person.jpg").write_bytes(by_name["person.jpg"].read_bytes())
+    lines = wait_for_lines(state / "incidents.jsonl", 1)
+    assert len(lines) == 1, lines
+    incident = lines[0]
+    assert incident["kind"] == "opened" and incident["camera"] == "frontdoor"
+    assert incident["label"] == "person" and incident["confidence"] >= 0.8
+    assert incident["origin"].endswith("person.jpg")
+    assert os.path.exists(incident["snapshot"])
+    time.sleep(1.0)
+    assert len(wait_for_lines(state / "incidents.jsonl", 1)) == 1  # the eagle raised nothing
+    process.terminate()
+    assert process.wait(timeout=20) == 0  # SIGTERM is a clean stop
+
+
+def test_config_error_names_the_key(tmp_path):
+    config = tmp_path / "bad.yml"
+    config.write_text("sources:\n  - type: folder\n    pathz: [/tmp]\n")
+    result = subprocess.run([sys.executable, "-m", "gunwatch", "run", "--config", str(config)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "sources.0.folder.pathz: Extra inputs are not permitted" in result.stderr
+    assert "sources.0.folder.paths: Field required" in result.stderr
