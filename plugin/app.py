@@ -30,6 +30,7 @@ class App:
         self.sources: list[Source] = self.init_sources()
         self.sinks: list[Sink] = self.init_sinks() + list(extra_sinks or [])
         self.runner = self.init_runner()
+        self._done = threading.Event()
 
     def init_model(self) -> ModelBundle:
         return load_model(self.config.detector.model)
@@ -47,7 +48,9 @@ class App:
         return [registry.lookup("source", s.type)(s, self.model.meta.input) for s in self.config.sources]
 
     def init_sinks(self) -> list[Sink]:
-        return [IncidentLog(self.config.state_dir / "incidents.jsonl")]
+        # Sources that write back into their recorder bring their own sink.
+        write_backs = [s.write_back for s in self.sources if hasattr(s, "write_back")]
+        return [IncidentLog(self.config.state_dir / "incidents.jsonl"), *write_backs]
 
     def cameras(self) -> set[str]:
         return set(self.config.cameras)
@@ -62,15 +65,18 @@ class App:
 
     def run(self, duration: float | None = None) -> None:
         """Run until SIGTERM/SIGINT (or for `duration` seconds), then stop cleanly."""
-        done = threading.Event()
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, lambda *_: done.set())
+                signal.signal(sig, lambda *_: self._done.set())
         self.runner.start()
         log.info("gunwatch running: %d sources, detector=%s, model=%s", len(self.sources),
                  self.detector.name, self.model.name)
-        done.wait(duration)
+        self._done.wait(duration)
         self.stop()
+
+    def request_stop(self) -> None:
+        """Ask a running `run()` to return (from another thread)."""
+        self._done.set()
 
     def stop(self) -> None:
         self.runner.stop()
