@@ -101,11 +101,29 @@ class Runner:
             log.exception("source=%s crashed; its frames stop, the other sources go on", source.name)
             source.status.failed("crashed (see log)")
 
+    STATUS_EVERY_S = 60.0
+
     def _work(self) -> None:
+        next_status = time.monotonic() + self.STATUS_EVERY_S
         while not self._stop.is_set():
             frame = self.inbox.get(timeout=0.2)
             if frame is not None:
                 self.process(frame)
+            if time.monotonic() >= next_status:
+                next_status += self.STATUS_EVERY_S
+                self.log_status()
+
+    def log_status(self) -> None:
+        """One line per source (state, fps, lag), so an admin sees a stalled camera in the log."""
+        for source in self.sources:
+            st = source.status
+            log.info("status source=%s state=%s fps=%.1f lag_s=%.1f frames=%d errors=%d%s", st.name,
+                     st.state, st.fps, st.lag_s, st.frames, st.errors,
+                     f" last_error={st.last_error!r}" if st.last_error else "")
+        ms = sorted(self.counters.detect_ms)
+        log.info("status detector=%s frames=%d waiting=%d p50_ms=%.0f errors=%d", self.detector.name,
+                 sum(self.counters.frames.values()), self.inbox.waiting(),
+                 ms[len(ms) // 2] if ms else 0.0, self.counters.errors)
 
     def process(self, frame: Frame) -> list[Confirmation]:
         """Everything that happens to one frame; public so tests and `demo` can drive it."""

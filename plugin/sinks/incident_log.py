@@ -41,6 +41,14 @@ class IncidentLog:
                 except OSError as exc:
                     log.error("incident log %s: write failed (%s); incident %s %s only in this log line",
                               self.path, exc.strerror, confirmation.kind, line)
+            if confirmation.kind == "stationary":
+                box = confirmation.incident.box
+                log.warning("camera=%s: a %s detection has not moved for long at x=%.0f y=%.0f w=%.0f "
+                            "h=%.0f; it no longer alerts. If it is not a real weapon, add a mask "
+                            "there (cameras.%s.masks)", confirmation.incident.camera,
+                            confirmation.incident.label, box.x, box.y, box.w, box.h,
+                            confirmation.incident.camera)
+                continue
             log.info("incident %s camera=%s id=%s confidence=%.2f update=%d", confirmation.kind,
                      confirmation.incident.camera, confirmation.incident.id,
                      confirmation.incident.confidence, confirmation.incident.update)
