@@ -16,11 +16,13 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import Field, ValidationError
 
+from .alerts.config import AlertsConfig
 from .errors import ConfigError
 from .pipeline.confirm import ConfirmSettings
 from .pipeline.filters import FrameFilter
 from .schema import GunwatchModel
 from .sources.folder import FolderSourceConfig
+from .sources.frigate import FrigateSourceConfig
 from .sources.stream import StreamSourceConfig
 
 DEFAULT_PATHS = (Path("/etc/gunwatch/gunwatch.yml"),)
@@ -55,7 +57,7 @@ class CameraConfig(GunwatchModel):
     zones: list[list[Point]] = Field([], description="polygons in the camera's pixels; empty = "
                                      "whole frame; a detection counts when its box centre is inside")
     masks: list[list[Point]] = Field([], description="polygons where detections never count")
-    confirm: ConfirmSettings = ConfirmSettings()
+    confirm: ConfirmSettings = Field(ConfirmSettings(), description="when detections become an incident")
 
     def frame_filter(self) -> FrameFilter:
         return FrameFilter(labels=frozenset(self.labels), confidence=self.confidence,
@@ -63,16 +65,19 @@ class CameraConfig(GunwatchModel):
                            zones=tuple(self.zones), masks=tuple(self.masks))
 
 
-SourceConfig = Annotated[Union[FolderSourceConfig, StreamSourceConfig], Field(discriminator="type")]
+SourceConfig = Annotated[Union[FolderSourceConfig, StreamSourceConfig, FrigateSourceConfig],
+                         Field(discriminator="type")]
 
 
 class GunwatchConfig(GunwatchModel):
     state_dir: Path = Field(Path("/var/lib/gunwatch"),
                             description="where gunwatch keeps its state (alert outbox, caches)")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    detector: DetectorConfig = DetectorConfig()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log verbosity")
+    detector: DetectorConfig = Field(DetectorConfig(), description="the model and the engine that runs it")
+    alerts: AlertsConfig = AlertsConfig()
     sources: list[SourceConfig] = Field([], description="where frames come from")
-    defaults: CameraConfig = CameraConfig()
+    defaults: CameraConfig = Field(CameraConfig(), description="settings of every camera, unless "
+                                   "`cameras.NAME` overrides them")
     cameras: dict[str, dict] = Field({}, description="per-camera overrides of `defaults`")
 
     def camera(self, name: str) -> CameraConfig:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from .. import __version__, logs
 from ..errors import GunwatchError
-from . import bench, detect, run
+from . import alerts, bench, config_cmd, demo, detect, run
 
-COMMANDS = (run, detect, bench)
+COMMANDS = (run, config_cmd, demo, detect, bench, alerts)
 
 EPILOG = """\
 exit status:
@@ -60,7 +59,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except GunwatchError as exc:
-        logging.getLogger("gunwatch").error("%s", exc)
         print(f"gunwatch: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
