@@ -16,7 +16,6 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import Field, ValidationError
 
-from .alerts.config import AlertsConfig
 from .errors import ConfigError
 from .pipeline.confirm import ConfirmSettings
 from .pipeline.filters import FrameFilter
@@ -74,7 +73,6 @@ class GunwatchConfig(GunwatchModel):
                             description="where gunwatch keeps its state (alert outbox, caches)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log verbosity")
     detector: DetectorConfig = Field(DetectorConfig(), description="the model and the engine that runs it")
-    alerts: AlertsConfig = AlertsConfig()
     sources: list[SourceConfig] = Field([], description="where frames come from")
     defaults: CameraConfig = Field(CameraConfig(), description="settings of every camera, unless "
                                    "`cameras.NAME` overrides them")

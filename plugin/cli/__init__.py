@@ -7,9 +7,9 @@ import sys
 
 from .. import __version__, logs
 from ..errors import GunwatchError
-from . import alerts, bench, config_cmd, demo, detect, run
+from . import bench, config_cmd, demo, detect, run
 
-COMMANDS = (run, config_cmd, demo, detect, bench, alerts)
+COMMANDS = (run, config_cmd, demo, detect, bench)
 
 EPILOG = """\
 exit status:
