@@ -131,6 +131,8 @@ def parse_config(text: str, source: str = "<config>") -> GunwatchConfig:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of sections, got {type(raw).__name__}")
+    # A section whose entries are all commented out reads as null: it means "the defaults".
+    raw = {key: value for key, value in raw.items() if value is not None}
     try:
         return GunwatchConfig.model_validate(substitute_env(raw))
     except ValidationError as exc:
