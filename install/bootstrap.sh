@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Prepares a checkout for development and tests on Debian/Ubuntu: the system packages gunwatch
-# uses (Debian's CPU libdarknet.so and its CLI), a virtualenv in .venv, and gunwatch installed
-# in editable mode with its test extras. Safe to run again: it only adds what is missing.
+# uses (Debian's CPU libdarknet.so and its CLI) and those its tests use as real counterparts
+# (ffmpeg and rtsp-server-perl for an RTSP camera), a virtualenv in .venv, and gunwatch
+# installed in editable mode with its test extras. Safe to run again: it only adds what is
+# missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for pkg in darknet; do
+for pkg in darknet ffmpeg rtsp-server-perl; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if ((${#missing[@]})); then

@@ -34,6 +34,8 @@ class StreamSourceConfig(GunwatchModel):
     rtsp_transport: Literal["tcp", "udp"] = Field(
         "tcp", description="RTSP over TCP survives packet loss on busy networks; UDP has less delay")
     loop: bool = Field(False, description="video files: start again at the end (demos, tests)")
+    timeout_s: float = Field(5.0, gt=0, description="a stream silent this long counts as lost "
+                             "and is reopened (FFmpeg's own default is 30 s)")
 
 
 def masked(url: str) -> str:
@@ -63,7 +65,11 @@ class StreamSource:
         if url.startswith(("rtsp://", "rtsps://")):
             # FFmpeg reads its options from the environment when OpenCV opens a capture.
             os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = f"rtsp_transport;{self.config.rtsp_transport}"
-        return cv2.VideoCapture(int(url) if url.isdigit() else url)
+        if url.isdigit():
+            return cv2.VideoCapture(int(url))
+        timeout_ms = int(self.config.timeout_s * 1000)
+        return cv2.VideoCapture(url, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms,
+                                                      cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms])
 
     def _read_all(self, capture: cv2.VideoCapture, stop: threading.Event, ended: threading.Event) -> None:
         is_file = os.path.isfile(self.config.url)
