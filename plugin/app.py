@@ -12,6 +12,7 @@ from .config import GunwatchConfig
 from .detectors.base import Detector, DetectorSettings
 from .detectors.select import create_detector
 from .errors import ConfigError
+from .metrics import MetricsServer
 from .model import ModelBundle, load_model
 from .pipeline.confirm import Confirmer
 from .pipeline.runner import Runner
@@ -31,6 +32,7 @@ class App:
         self.sinks: list[Sink] = self.init_sinks() + list(extra_sinks or [])
         self.runner = self.init_runner()
         self._done = threading.Event()
+        self.metrics: MetricsServer | None = None
 
     def init_model(self) -> ModelBundle:
         return load_model(self.config.detector.model)
@@ -68,6 +70,9 @@ class App:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: self._done.set())
+        if self.config.metrics.enabled:
+            self.metrics = MetricsServer(self.config.metrics, self.runner)
+            self.metrics.start()
         self.runner.start()
         log.info("gunwatch running: %d sources, detector=%s, model=%s", len(self.sources),
                  self.detector.name, self.model.name)
@@ -79,6 +84,8 @@ class App:
         self._done.set()
 
     def stop(self) -> None:
+        if self.metrics:
+            self.metrics.stop()
         self.runner.stop()
         self.detector.close()
         log.info("gunwatch stopped")

@@ -17,6 +17,7 @@ import yaml
 from pydantic import Field, ValidationError
 
 from .errors import ConfigError
+from .metrics import MetricsConfig
 from .pipeline.confirm import ConfirmSettings
 from .pipeline.filters import FrameFilter
 from .schema import GunwatchModel
@@ -74,6 +75,7 @@ class GunwatchConfig(GunwatchModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log verbosity")
     detector: DetectorConfig = Field(DetectorConfig(), description="the model and the engine that runs it")
     sources: list[SourceConfig] = Field([], description="where frames come from")
+    metrics: MetricsConfig = Field(MetricsConfig(), description="Prometheus /metrics and /healthz")
     defaults: CameraConfig = Field(CameraConfig(), description="settings of every camera, unless "
                                    "`cameras.NAME` overrides them")
     cameras: dict[str, dict] = Field({}, description="per-camera overrides of `defaults`")

@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import demo
 from ..app import App
 from ..config import CameraConfig, DetectorConfig, GunwatchConfig
+from ..metrics import MetricsConfig
 from ..detectors.select import AUTO, backend_names
 from ..domain import Confirmation, Detection, Frame
 from ..pipeline.confirm import ConfirmSettings
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         state_dir=args.out / "state",
         detector=DetectorConfig(backend=args.backend, model=args.model),
         sources=[StreamSourceConfig(type="stream", camera="demo", url=str(clip), fps=args.fps)],
-        defaults=CameraConfig(confirm=confirm))
+        defaults=CameraConfig(confirm=confirm), metrics=MetricsConfig(enabled=False))
     timeline = Timeline(quiet=args.json)
     app = App(config, extra_sinks=[AnnotatedVideo(args.out / "demo-annotated.mp4", args.fps), timeline])
     if not args.json:

@@ -94,6 +94,9 @@ class Runner:
         worker.start()
         self._threads.append(worker)
 
+    def worker_alive(self) -> bool:
+        return any(t.name == "detector" and t.is_alive() for t in self._threads)
+
     def _run_source(self, source: Source, sink) -> None:
         try:
             source.run(sink, self._stop)

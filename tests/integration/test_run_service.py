@@ -12,7 +12,17 @@ import subprocess
 import sys
 import time
 
+import socket
+import urllib.error
+import urllib.request
+
 import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -21,8 +31,10 @@ def service(tmp_path, coco_tiny_cfg):
     (watched / "frontdoor").mkdir(parents=True)
     state = tmp_path / "state"
     config = tmp_path / "gunwatch.yml"
+    metrics_port = free_port()
     config.write_text(f"""
 state_dir: {state}
+metrics: {{port: {metrics_port}}}
 detector:
   backend: opencv
   model: {coco_tiny_cfg}
@@ -45,7 +57,7 @@ defaults:
         log_lines.append(line)
         if "watching" in line:
             break
-    yield watched, state, process
+    yield watched, state, process, metrics_port
     process.terminate()
     process.wait(timeout=20)
 
@@ -62,7 +74,7 @@ def wait_for_lines(path, count, timeout=30.0):
 
 
 def test_dropped_pictures_become_incidents(service, sample_photos):
-    watched, state, process = service
+    watched, state, process, metrics_port = service
     by_name = {p.name: p for p in sample_photos}
     (watched / "frontdoor" / "eagle.jpg").write_bytes(by_name["eagle.jpg"].read_bytes())  # no person
     (watched / "frontdoor" / "person.jpg").write_bytes(by_name["person.jpg"].read_bytes())
@@ -75,6 +87,13 @@ def test_dropped_pictures_become_incidents(service, sample_photos):
     assert os.path.exists(incident["snapshot"])
     time.sleep(1.0)
     assert len(wait_for_lines(state / "incidents.jsonl", 1)) == 1  # the eagle raised nothing
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+    assert 'gunwatch_frames_total{camera="frontdoor"} 2' in metrics
+    assert "gunwatch_incidents_total 1" in metrics
+    assert 'gunwatch_detector_seconds_count 2' in metrics
+    assert f'gunwatch_source_up{{source="folder:{watched}"}} 1' in metrics
+    health = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/healthz", timeout=5)
+    assert health.status == 200 and health.read() == b"ok\n"
     process.terminate()
     assert process.wait(timeout=20) == 0  # SIGTERM is a clean stop
 

@@ -7,6 +7,8 @@ import json
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 
 import paho.mqtt.client as mqtt
@@ -67,6 +69,7 @@ def test_frigate_event_analysed_and_written_back(broker, coco_tiny_cfg, sample_p
         frigate.pictures["garden"] = photos["person.jpg"]
         config = parse_config(f"""
 state_dir: {tmp_path}
+metrics: {{port: 0}}
 detector: {{backend: opencv, model: {coco_tiny_cfg}, confidence: 0.3}}
 sources:
   - type: frigate
@@ -116,6 +119,7 @@ def test_broker_down_is_reported_and_other_sources_keep_working(coco_tiny_cfg, s
     watched.mkdir()
     config = parse_config(f"""
 state_dir: {tmp_path}
+metrics: {{port: 0}}
 detector: {{backend: opencv, model: {coco_tiny_cfg}, confidence: 0.3}}
 sources:
   - type: frigate
@@ -138,5 +142,10 @@ defaults:
     log = tmp_path / "incidents.jsonl"
     assert wait(lambda: log.exists() and log.read_text().strip())
     assert frigate.status.state in ("retrying", "starting") and frigate.status.state != "running"
+    try:  # the admin's monitoring sees which source is down
+        urllib.request.urlopen(f"http://127.0.0.1:{app.metrics.port}/healthz", timeout=5)
+        raise AssertionError("/healthz answered 200 with a source down")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 503 and "frigate:http://127.0.0.1:9" in exc.read().decode()
     app.request_stop()
     runner.join(timeout=20)
