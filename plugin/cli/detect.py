@@ -102,12 +102,11 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(len(items), "detect", enabled=None if not args.json else False)
     failed: list[inputs.InputFailure] = []
     frames_done = frames_with_hits = 0
+    # Annotated output is drawn at full resolution; detection alone can use a reduced decode.
+    reduce_for = None if output else model.meta.input
     try:
         for ref, relative in items:
             is_video = inputs.is_stream(ref) or Path(ref).suffix.lower() in inputs.VIDEO_SUFFIXES
-            # Annotated output is drawn at full resolution; detection alone can use a
-            # reduced decode.
-            reduce_for = None if output else model.meta.input
             for item in inputs.frames(ref, relative, args.stride, args.max_frames, reduce_for):
                 if isinstance(item, inputs.InputFailure):
                     failed.append(item)
