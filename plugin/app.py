@@ -8,6 +8,7 @@ import signal
 import threading
 
 from . import registry
+from .alerts.sink import AlertSink
 from .config import GunwatchConfig
 from .detectors.base import Detector, DetectorSettings
 from .detectors.select import create_detector
@@ -29,6 +30,7 @@ class App:
         self.model: ModelBundle = self.init_model()
         self.detector: Detector = self.init_detector()
         self.sources: list[Source] = self.init_sources()
+        self.alerts: AlertSink | None = None
         self.sinks: list[Sink] = self.init_sinks() + list(extra_sinks or [])
         self.runner = self.init_runner()
         self._done = threading.Event()
@@ -50,9 +52,23 @@ class App:
         return [registry.lookup("source", s.type)(s, self.model.meta.input) for s in self.config.sources]
 
     def init_sinks(self) -> list[Sink]:
-        # Sources that write back into their recorder bring their own sink.
-        write_backs = [s.write_back for s in self.sources if hasattr(s, "write_back")]
-        return [IncidentLog(self.config.state_dir / "incidents.jsonl"), *write_backs]
+        # The incident log and the alert outbox come first: both are local writes, and an
+        # alert must not wait for a recorder's HTTP API. Sources that write back into their
+        # recorder bring their own sink.
+        sinks: list[Sink] = [IncidentLog(self.config.state_dir / "incidents.jsonl")]
+        if self.config.alerts.channels:
+            self.alerts = AlertSink(self.config)
+            sinks.append(self.alerts)
+        return sinks + [s.write_back for s in self.sources if hasattr(s, "write_back")]
+
+    def alert_metrics(self) -> list[str]:
+        if self.alerts is None:
+            return []
+        lines = ["# HELP gunwatch_alerts Alerts in the outbox by channel and state.",
+                 "# TYPE gunwatch_alerts gauge"]
+        lines += [f'gunwatch_alerts{{channel="{channel}",state="{state}"}} {n}'
+                  for (channel, state), n in sorted(self.alerts.outbox.counts().items())]
+        return lines
 
     def cameras(self) -> set[str]:
         return set(self.config.cameras)
@@ -71,7 +87,7 @@ class App:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: self._done.set())
         if self.config.metrics.enabled:
-            self.metrics = MetricsServer(self.config.metrics, self.runner)
+            self.metrics = MetricsServer(self.config.metrics, self.runner, self.alert_metrics)
             self.metrics.start()
         self.runner.start()
         log.info("gunwatch running: %d sources, detector=%s, model=%s", len(self.sources),

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import Field, ValidationError
 
+from .alerts.config import AlertsConfig
 from .errors import ConfigError
 from .metrics import MetricsConfig
 from .pipeline.confirm import ConfirmSettings
@@ -74,6 +75,8 @@ class GunwatchConfig(GunwatchModel):
                             description="where gunwatch keeps its state (alert outbox, caches)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log verbosity")
     detector: DetectorConfig = Field(DetectorConfig(), description="the model and the engine that runs it")
+    alerts: AlertsConfig = Field(AlertsConfig(), description="alert channels, delivery and "
+                                 "policies (docs/alerts.md)")
     sources: list[SourceConfig] = Field([], description="where frames come from")
     metrics: MetricsConfig = Field(MetricsConfig(), description="Prometheus /metrics and /healthz")
     defaults: CameraConfig = Field(CameraConfig(), description="settings of every camera, unless "

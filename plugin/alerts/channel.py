@@ -132,6 +132,8 @@ class AlertChannel(ABC):
 
 
 _PHONE = re.compile(r"^\+?\d{7,15}$")
+_PHONE_IN_TEXT = re.compile(r"\+\d{7,15}\b")
+_EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 def mask(recipient: str) -> str:
@@ -146,6 +148,13 @@ def mask(recipient: str) -> str:
         parts = urlsplit(recipient)
         return f"{parts.scheme}://{parts.hostname}{':' + str(parts.port) if parts.port else ''}/…"
     return recipient
+
+
+def redact(text: str) -> str:
+    """Mask phone numbers and addresses in a provider's message (Twilio and SMTP servers quote
+    the recipient they rejected)."""
+    text = _PHONE_IN_TEXT.sub(lambda m: mask(m.group(0)), text)
+    return _EMAIL_IN_TEXT.sub(lambda m: mask(m.group(0)), text)
 
 
 def create_channels(alerts: AlertsConfig, only: set[str] | None = None) -> dict[str, AlertChannel]:

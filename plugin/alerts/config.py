@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (AfterValidator, AnyHttpUrl, BeforeValidator, Field, SecretStr, field_validator,
                       model_validator)
 
-from ..config import GunwatchModel
+from ..schema import GunwatchModel
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -194,6 +194,13 @@ AnyChannelConfig = Annotated[
     Field(discriminator="type")]
 
 
+def check_retry_bounds(retry: RetryConfig) -> None:
+    """retry.max_s below retry.initial_s would make the first retry the longest."""
+    if retry.max_s < retry.initial_s:
+        raise ValueError(f"max_s ({retry.max_s}) is below initial_s ({retry.initial_s}); "
+                         f"raise max_s or lower initial_s")
+
+
 class RetryConfig(GunwatchModel):
     initial_s: float = Field(5.0, gt=0, description="wait before the first retry, seconds")
     max_s: float = Field(300.0, gt=0, description="longest wait between retries, seconds")
@@ -219,7 +226,9 @@ class PolicyConfig(GunwatchModel):
     camera_cooldown_s: float = Field(
         300.0, ge=0, description="a new incident on a camera within this many seconds of its last "
                                  "alerted sighting is recorded, not sent")
-    rate_limit: RateLimitConfig = RateLimitConfig()
+    rate_limit: RateLimitConfig = Field(
+        RateLimitConfig(), description="global limit, so that a broken camera cannot page anyone "
+                                       "a hundred times")
     recipient_interval_s: float = Field(
         5.0, ge=0, description="least time between two messages to one recipient on one channel, "
                                "seconds (a backlog drains at this pace)")
@@ -237,10 +246,19 @@ class AlertsConfig(GunwatchModel):
                                                        "for alerts written by other processes, seconds")
     retention_days: float = Field(30.0, gt=0, description="finished alerts older than this are "
                                                          "deleted from the outbox")
-    retry: RetryConfig = RetryConfig()
-    policy: PolicyConfig = PolicyConfig()
+    retry: RetryConfig = Field(RetryConfig(), description="retries of transient failures "
+                                                          "(network, HTTP 429, 5xx)")
+    policy: PolicyConfig = Field(PolicyConfig(), description="cooldown, rate limit and pacing")
     channels: dict[str, AnyChannelConfig] = Field(
         {}, description="alert channels by a name you choose (letters, digits, _ and -)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_default(cls, data: Any) -> Any:
+        # A key whose entries are all commented out reads as null: it means "the default".
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
 
     @field_validator("timezone")
     @classmethod
@@ -264,9 +282,3 @@ class AlertsConfig(GunwatchModel):
     def zone(self) -> ZoneInfo | None:
         return ZoneInfo(self.timezone) if self.timezone else None
 
-
-def check_retry_bounds(retry: RetryConfig) -> None:
-    """retry.max_s below retry.initial_s would make the first retry the longest."""
-    if retry.max_s < retry.initial_s:
-        raise ValueError(f"max_s ({retry.max_s}) is below initial_s ({retry.initial_s}); "
-                         f"raise max_s or lower initial_s")

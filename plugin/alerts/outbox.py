@@ -46,8 +46,7 @@ from .policy import IncidentGate, plan_recipient
 
 log = logging.getLogger(__name__)
 
-OPEN_STATES = ("held", "queued", "sending")
-FINAL_STATES = ("delivered", "failed", "skipped")
+REOPEN_S = 60.0  # how often to try again an outbox file that could not be opened
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS incidents (
@@ -87,6 +86,13 @@ CREATE INDEX IF NOT EXISTS alerts_due ON alerts (channel, state, next_attempt_at
 CREATE INDEX IF NOT EXISTS alerts_recipient ON alerts (channel, recipient, id);
 PRAGMA user_version = 1;
 """
+
+# Per channel and recipient only the oldest unfinished row may go: alerts reach a recipient in
+# incident order, and while a provider is down one row per recipient is retried, not all of them.
+_HEAD_OF_LINE = """NOT EXISTS (SELECT 1 FROM alerts b WHERE b.channel = a.channel
+    AND b.recipient = a.recipient AND b.id < a.id AND b.state IN ('queued', 'sending'))"""
+_LAST_SENT = """COALESCE((SELECT MAX(c.sent_at) FROM alerts c WHERE c.channel = a.channel
+    AND c.recipient = a.recipient), 0)"""
 
 _DELIVERY_COLUMNS = """a.id, a.channel, a.recipient, a.attempts, a.created_at, a.provider_id, a.sent_at,
     i.id, i.camera, i.started_at, i.label, i.confidence, i.box, i.update_no, i.snapshot,
@@ -160,19 +166,23 @@ class Store:
         self.path = path
         self.durable = path is not None
         self._lock = threading.Lock()
+        db = None
         try:
             if path is None:
-                self._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+                db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
             elif readonly:
-                self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                                           check_same_thread=False, isolation_level=None)
+                db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                     check_same_thread=False, isolation_level=None)
             else:
-                self._db = self._open_file(path)
-            self._db.execute("PRAGMA busy_timeout = 5000")
+                db = self._open_file(path)
+            db.execute("PRAGMA busy_timeout = 5000")
             if not readonly:
-                self._db.executescript(SCHEMA)
+                db.executescript(SCHEMA)
         except (sqlite3.Error, OSError) as exc:
+            if db is not None:
+                db.close()
             raise self._error(exc, "open the alert outbox") from exc
+        self._db = db
 
     @staticmethod
     def _open_file(path: Path) -> sqlite3.Connection:
@@ -182,10 +192,14 @@ class Store:
             # its mode) is readable by gunwatch only: it holds phone numbers and addresses.
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode = WAL")
-        # FULL syncs the WAL on every commit: an incident enqueue returned for is on disk,
-        # even after a power cut, not only after a process crash.
-        db.execute("PRAGMA synchronous = FULL")
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            # FULL syncs the WAL on every commit: an incident enqueue returned for is on disk,
+            # even after a power cut, not only after a process crash.
+            db.execute("PRAGMA synchronous = FULL")
+        except sqlite3.Error:
+            db.close()
+            raise
         return db
 
     def _error(self, exc: Exception, doing: str) -> OutboxStorageError:
@@ -230,15 +244,17 @@ class Store:
         return (rows[0][0], rows[0][1]) if rows else None
 
     def add_incident(self, incident: Incident, now: float, suppressed: str | None,
-                     alerts: list[NewAlert]) -> int:
+                     alerts: list[NewAlert]) -> int | None:
+        """Store a new incident and its alert rows; None if another writer stored it first."""
         with self._write("store the incident") as db:
-            db.execute(
-                "INSERT INTO incidents (id, camera, started_at, label, confidence, box, update_no,"
+            if not db.execute(
+                "INSERT OR IGNORE INTO incidents (id, camera, started_at, label, confidence, box, update_no,"
                 " snapshot, event_id, url, received_at, updated_at, suppressed)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (incident.id, incident.camera, incident.started_at, incident.label,
                  incident.confidence, json.dumps(incident.box.as_list(2)), incident.update,
-                 incident.snapshot, incident.event_id, incident.url, now, now, suppressed))
+                 incident.snapshot, incident.event_id, incident.url, now, now, suppressed)).rowcount:
+                return None
             created = 0
             for a in alerts:
                 created += db.execute(
@@ -285,21 +301,13 @@ class Store:
 
     def claim(self, channel: str, now: float, owner: str, lease_s: float,
               spacing_s: float) -> Delivery | None:
-        """Mark the next due alert of `channel` as sending and return it.
-
-        Per recipient only the oldest unfinished row is eligible (so a recipient gets alerts in
-        incident order, and while a provider is down only one row per recipient is retried),
-        and not before `spacing_s` after that recipient's last message.
-        """
+        """Mark the next due alert of `channel` as sending and return it: the oldest unfinished
+        row of its recipient, not before `spacing_s` after that recipient's last message."""
         with self._write("claim an alert") as db:
             row = db.execute(
                 "SELECT a.id FROM alerts a WHERE a.channel = :ch AND a.state = 'queued'"
-                " AND a.next_attempt_at <= :now"
-                " AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.channel = a.channel"
-                "   AND b.recipient = a.recipient AND b.id < a.id"
-                "   AND b.state IN ('queued', 'sending'))"
-                " AND NOT EXISTS (SELECT 1 FROM alerts c WHERE c.channel = a.channel"
-                "   AND c.recipient = a.recipient AND c.sent_at > :now - :spacing)"
+                f" AND a.next_attempt_at <= :now AND {_HEAD_OF_LINE}"
+                f" AND {_LAST_SENT} + :spacing <= :now"
                 " ORDER BY a.next_attempt_at, a.id LIMIT 1",
                 {"ch": channel, "now": now, "spacing": spacing_s}).fetchone()
             if row is None:
@@ -322,9 +330,8 @@ class Store:
     def next_due(self, channel: str, spacing_s: float) -> float | None:
         """Earliest time at which `channel` has something to send or to check."""
         rows = self._read(
-            "SELECT MIN(t) FROM (SELECT MAX(a.next_attempt_at, COALESCE((SELECT MAX(c.sent_at)"
-            "   FROM alerts c WHERE c.channel = a.channel AND c.recipient = a.recipient), 0) + ?)"
-            "   AS t FROM alerts a WHERE a.channel = ? AND a.state = 'queued'"
+            f"SELECT MIN(t) FROM (SELECT MAX(a.next_attempt_at, {_LAST_SENT} + ?) AS t"
+            f"   FROM alerts a WHERE a.channel = ? AND a.state = 'queued' AND {_HEAD_OF_LINE}"
             " UNION ALL SELECT next_attempt_at FROM alerts WHERE channel = ? AND state = 'sent'"
             "   AND next_attempt_at IS NOT NULL)", (spacing_s, channel, channel))
         return rows[0][0]
@@ -427,6 +434,10 @@ class Store:
                        " (SELECT incident_id FROM alerts)", (before,))
         return gone
 
+    def counts(self) -> list[tuple[str, str, int]]:
+        """(channel, state, number of alerts), for /metrics."""
+        return self._read("SELECT channel, state, COUNT(*) FROM alerts GROUP BY channel, state")
+
     def recent(self, limit: int, state: str | None = None) -> list[AlertRecord]:
         where, params = ("WHERE a.state = ?", (state, limit)) if state else ("", (limit,))
         rows = self._read(
@@ -458,6 +469,7 @@ class Outbox:
         self._memory: Store | None = None
         self.gate = IncidentGate(alerts.policy)
         self.disk: Store | None = None
+        self._reopen_at = self._clock() + REOPEN_S
         try:
             self.disk = Store(path)
         except OutboxStorageError as exc:
@@ -477,6 +489,18 @@ class Outbox:
     def stores(self) -> list[Store]:
         return [s for s in (self.disk, self._memory) if s is not None]
 
+    def _disk_store(self, now: float) -> Store | None:
+        """The outbox file, opened again now and then while it could not be opened."""
+        if self.disk is None and now >= self._reopen_at:
+            self._reopen_at = now + REOPEN_S
+            try:
+                self.disk = Store(self.path)
+            except OutboxStorageError:
+                return None  # still broken; said at ERROR when it first failed
+            log.warning("alert outbox %s can be written again; new alerts are stored there",
+                        self.path)
+        return self.disk
+
     def subscribe(self, callback: Callable[[], None]) -> None:
         """Call `callback` (quickly, without blocking) whenever new alerts were queued."""
         self._listeners.append(callback)
@@ -487,9 +511,10 @@ class Outbox:
         with self._lock:
             result = None
             in_memory = self._memory is not None and self._memory.incident_state(incident.id)
-            if self.disk is not None and not in_memory:
+            disk = None if in_memory else self._disk_store(now)
+            if disk is not None:
                 try:
-                    result = self._enqueue_into(self.disk, incident, now)
+                    result = self._enqueue_into(disk, incident, now)
                 except OutboxStorageError as exc:
                     log.error("camera=%s incident=%s: %s. Keeping this alert in memory and "
                               "delivering it from there; it is lost if gunwatch stops first",
@@ -523,6 +548,8 @@ class Outbox:
         suppressed = self.gate.check(incident.camera, now)
         planned = self._plan(incident, now, suppressed)
         created = store.add_incident(incident, now, suppressed, planned)
+        if created is None:
+            return EnqueueResult("duplicate", 0, store.durable, "stored meanwhile by another process")
         if suppressed is not None:
             log.warning("camera=%s incident=%s: not alerting: %s", incident.camera, incident.id,
                         suppressed)
@@ -531,9 +558,13 @@ class Outbox:
         if not self.config.channels:
             log.warning("camera=%s incident=%s: recorded, but no alert channel is configured "
                         "(alerts.channels)", incident.camera, incident.id)
+        elif store.durable:
+            log.info("camera=%s incident=%s: %d alerts queued", incident.camera, incident.id,
+                     created)
         else:
-            log.info("camera=%s incident=%s: %d alerts queued%s", incident.camera, incident.id,
-                     created, "" if store.durable else " in memory (not crash-safe)")
+            log.warning("camera=%s incident=%s: %d alerts queued in memory only (the outbox file "
+                        "cannot be written; lost if gunwatch stops before they are sent)",
+                        incident.camera, incident.id, created)
         return EnqueueResult("alerting", created, store.durable)
 
     def _plan(self, incident: Incident, now: float, suppressed: str | None) -> list[NewAlert]:
@@ -561,6 +592,13 @@ class Outbox:
 
     def open_count(self) -> int:
         return sum(store.open_count() for store in self.stores())
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        totals: dict[tuple[str, str], int] = {}
+        for store in self.stores():
+            for channel, state, n in store.counts():
+                totals[(channel, state)] = totals.get((channel, state), 0) + n
+        return totals
 
     def close(self) -> None:
         for store in self.stores():

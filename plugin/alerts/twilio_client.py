@@ -10,7 +10,7 @@ from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from .channel import AlertChannel, PermanentError, TransientError
+from .channel import AlertChannel, PermanentError, TransientError, redact
 from .config import AlertsConfig, TwilioConfig
 
 T = TypeVar("T")
@@ -68,7 +68,7 @@ def classify(exc: TwilioException, what: str) -> TransientError | PermanentError
     status = getattr(exc, "status", None)
     code = getattr(exc, "code", None)
     message = getattr(exc, "msg", None) or getattr(exc, "detail", None) or type(exc).__name__
-    text = f"Twilio refused to {what}: HTTP {status}, error {code}: {message}"
+    text = f"Twilio refused to {what}: HTTP {status}, error {code}: {redact(str(message))}"
     if code in PERMANENT_CODES:
         return PermanentError(f"{text} ({PERMANENT_CODES[code]})")
     if status is None or status == 429 or status >= 500:

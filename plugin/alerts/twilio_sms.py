@@ -15,7 +15,6 @@ UNDELIVERED = ("undelivered", "failed", "canceled")
 class TwilioSmsChannel(TwilioChannel):
     """Sends one text per recipient, then asks Twilio for the carrier's delivery receipt."""
 
-    Config = TwilioSmsConfig
     config: TwilioSmsConfig
 
     def text(self, d: Delivery) -> str:

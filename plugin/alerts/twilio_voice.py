@@ -26,7 +26,6 @@ STATUS_GRACE_S = 120
 class TwilioVoiceChannel(TwilioChannel):
     """Places one call per recipient with TwiML <Say>, then polls the call's status."""
 
-    Config = TwilioVoiceConfig
     config: TwilioVoiceConfig
 
     def twiml(self, d: Delivery) -> str:

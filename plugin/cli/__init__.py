@@ -7,9 +7,9 @@ import sys
 
 from .. import __version__, logs
 from ..errors import GunwatchError
-from . import bench, config_cmd, demo, detect, run
+from . import alerts, bench, config_cmd, demo, detect, run, train
 
-COMMANDS = (run, config_cmd, demo, detect, bench)
+COMMANDS = (run, config_cmd, demo, detect, bench, alerts, train)
 
 EPILOG = """\
 exit status:

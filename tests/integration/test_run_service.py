@@ -106,3 +106,47 @@ def test_config_error_names_the_key(tmp_path):
     assert result.returncode == 2
     assert "sources.0.folder.pathz: Extra inputs are not permitted" in result.stderr
     assert "sources.0.folder.paths: Field required" in result.stderr
+
+
+def test_incident_reaches_twilio_sms_end_to_end(tmp_path, coco_tiny_cfg, sample_photos):
+    """folder source -> detector -> confirmation -> outbox -> real twilio client -> local Twilio."""
+    from ..support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+
+    watched, state = tmp_path / "in", tmp_path / "state"
+    watched.mkdir()
+    with FakeTwilio() as twilio:
+        config = tmp_path / "gunwatch.yml"
+        config.write_text(f"""
+state_dir: {state}
+metrics: {{port: {free_port()}}}
+detector: {{backend: opencv, model: {coco_tiny_cfg}, confidence: 0.3}}
+sources: [{{type: folder, paths: [{watched}], camera: lobby, settle_s: 0.1}}]
+defaults: {{labels: [person], confirm: {{single_frame_confidence: 0.8}}}}
+alerts:
+  channels:
+    oncall:
+      type: twilio_sms
+      account_sid: {ACCOUNT_SID}
+      auth_token: ${{TEST_TWILIO_TOKEN}}
+      from_number: "+15550000100"
+      recipients: ["+15551234567"]
+      api_url: {twilio.url}
+""")
+        env = dict(os.environ, TEST_TWILIO_TOKEN=AUTH_TOKEN)
+        process = subprocess.Popen([sys.executable, "-m", "gunwatch", "run", "--config", str(config), "--for", "60"],
+                                   stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and "watching" not in process.stderr.readline():
+                pass
+            (watched / "person.jpg").write_bytes(next(p for p in sample_photos if p.name == "person.jpg").read_bytes())
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not twilio.sms():
+                time.sleep(0.1)
+        finally:
+            process.terminate()
+            _, stderr = process.communicate(timeout=30)
+    messages = twilio.sms()
+    assert len(messages) == 1, stderr[-2000:]
+    assert messages[0].to == "+15551234567" and "lobby" in messages[0].body
+    assert AUTH_TOKEN not in stderr  # never logged

@@ -1,0 +1,1 @@
+"""Alerting: the durable outbox, its delivery worker, policies, and the channel plugins."""

@@ -1,0 +1,127 @@
+"""`gunwatch train prepare`: a data set in, a darknet training folder out.
+
+Output folder: `images/` (links to the original pictures, which stay untouched), `labels/` (YOLO
+txt, fixed if asked), `obj.names`, `obj.data`, `train.txt`, `valid.txt` (and `test.txt` when
+the split has one), `splits.csv` (file, split, group) and `report.json` (what was checked,
+found, fixed or dropped).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from .dataset import Dataset, Sample, blocking, check, load_dataset
+from .split import group_ids, grouped_seed_split, read_pairs, read_splits_csv
+
+
+class PrepareError(ValueError):
+    """The data set cannot be prepared as asked; the message says what to change."""
+
+
+@dataclass
+class Prepared:
+    out: Path
+    counts: Counter
+    splits: dict[str, int]
+    dropped: int
+    groups: int
+
+
+def _split(dataset: Dataset, mode: str, splits_csv: Path | None, group_column: str | None,
+           group_pattern: str | None, near_duplicates: Path | None) -> tuple[dict[str, list[int]], int]:
+    samples = dataset.samples
+    rows = read_splits_csv(splits_csv) if splits_csv else None
+    if mode == "file":
+        if rows is None:
+            raise PrepareError("--split file needs a splits.csv (beside the data set or --splits-csv)")
+        parts: dict[str, list[int]] = {}
+        for i, sample in enumerate(samples):
+            row = rows.get(sample.image.name)
+            if row is None:
+                raise PrepareError(f"{splits_csv}: no row for {sample.image.name}")
+            parts.setdefault(row["split"], []).append(i)
+        return parts, len(samples)
+    column = None
+    if group_column:
+        if rows is None:
+            raise PrepareError("--group-column needs a splits.csv with that column")
+        column = {name: row[group_column] for name, row in rows.items() if group_column in row}
+        if not column:
+            raise PrepareError(f"{splits_csv}: no column {group_column!r}")
+    pairs = read_pairs(near_duplicates) if near_duplicates else None
+    groups = group_ids(samples, group_pattern, column, pairs)
+    train, test = grouped_seed_split(groups)
+    return {"train": train, "valid": test}, len(set(groups))
+
+
+def _link_name(sample: Sample, taken: set[str]) -> str:
+    name = sample.image.name
+    stem, suffix, k = sample.image.stem, sample.image.suffix, 1
+    while name in taken:  # same file name in two sub-folders
+        name, k = f"{stem}__{k}{suffix}", k + 1
+    taken.add(name)
+    return name
+
+
+def prepare(source: Path, out: Path, *, names_file: Path | None = None, class_names: list[str] | None = None,
+            split: str = "seed", splits_csv: Path | None = None, group_column: str | None = None,
+            group_pattern: str | None = None, near_duplicates: Path | None = None, fix: bool = False,
+            drop: bool = False, decode: bool = True) -> Prepared:
+    dataset = load_dataset(source, names_file)
+    if class_names:
+        dataset.names = class_names
+    counts = check(dataset, decode=decode, fix=fix)
+    bad = [s for s in dataset.samples if blocking(s, fixed=fix)]
+    if bad and not drop:
+        kinds = Counter(kind for s in bad for kind, _ in s.problems)
+        example = next(detail for s in bad for kind, detail in s.problems)
+        raise PrepareError(f"{len(bad)} of {len(dataset.samples)} images have problems "
+                           f"({', '.join(f'{k}: {n}' for k, n in kinds.most_common())}), e.g. {example}. "
+                           "Use --fix to clip boxes and drop broken ones, --drop to leave those images "
+                           "out, or both")
+    if drop:
+        dataset.samples = [s for s in dataset.samples if not blocking(s, fixed=fix)]
+    if splits_csv is None and (source / "splits.csv").exists():
+        splits_csv = source / "splits.csv"
+    parts, groups = _split(dataset, split, splits_csv, group_column, group_pattern, near_duplicates)
+
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "labels").mkdir(exist_ok=True)
+    (out / "backup").mkdir(exist_ok=True)
+    taken: set[str] = set()
+    linked: list[Path] = []
+    for sample in dataset.samples:
+        name = _link_name(sample, taken)
+        link = out / "images" / name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        os.symlink(sample.image.resolve(), link)
+        (out / "labels" / Path(name).with_suffix(".txt")).write_text(
+            "".join(f"{c} {x:.6f} {y:.6f} {w:.6f} {h:.6f}\n" for c, x, y, w, h in sample.boxes))
+        linked.append(link.absolute())
+    split_of = {}
+    for part, indices in parts.items():
+        (out / f"{part}.txt").write_text("".join(f"{linked[i]}\n" for i in indices))
+        split_of.update({i: part for i in indices})
+    (out / "obj.names").write_text("".join(f"{n}\n" for n in dataset.names))
+    valid_part = "valid" if "valid" in parts else "test"
+    (out / "obj.data").write_text(
+        f"classes={len(dataset.names)}\ntrain={out.absolute() / 'train.txt'}\n"
+        f"valid={out.absolute() / (valid_part + '.txt')}\nnames={out.absolute() / 'obj.names'}\n"
+        f"backup={out.absolute() / 'backup'}\n")
+    with open(out / "splits.csv", "w") as fh:
+        fh.write("file,split,source\n")
+        for i, sample in enumerate(dataset.samples):
+            fh.write(f"{linked[i].name},{split_of.get(i, '')},{sample.image}\n")
+    report = {"source": str(source), "format": dataset.format, "names": dataset.names,
+              "images": len(dataset.samples), "problems": dict(counts), "dropped": len(bad) if drop else 0,
+              "fixed": fix, "split": split, "groups": groups,
+              "parts": {p: len(i) for p, i in parts.items()},
+              "examples": {kind: [d for s in dataset.samples for k, d in s.problems if k == kind][:20]
+                           for kind in counts if kind != "images without boxes"}}
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    return Prepared(out, counts, report["parts"], report["dropped"], groups)
