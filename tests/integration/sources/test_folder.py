@@ -138,3 +138,17 @@ def test_removed_folder_is_retried_until_it_returns(running):
         time.sleep(0.05)
     (root / "back.jpg").write_bytes(jpeg_bytes(7))
     assert [Path(f.origin).name for f in collected.wait_for(1)] == ["back.jpg"]
+
+
+def test_overwritten_and_renamed_files_are_each_analysed(running):
+    """Cameras that rewrite one `latest.jpg`, or write `x.tmp` then rename it, rotate files."""
+    root, _, collected = running()
+    for i in range(3):
+        tmp = root / "latest.tmp"
+        tmp.write_bytes(jpeg_bytes(20 + i))
+        tmp.replace(root / "latest.jpg")  # atomic rename into place, as most uploaders do
+        collected.wait_for(i + 1)
+        time.sleep(0.3)
+    frames = collected.wait_for(3)
+    assert [Path(f.origin).name for f in frames] == ["latest.jpg"] * 3
+    assert len({f.image.tobytes() for f in frames}) == 3  # three different pictures
