@@ -33,6 +33,7 @@ DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "
 FRAMES = 15
 FPS = 5.0
 RULES = [(1, 1), (2, 3), (3, 5), (4, 5), (5, 5)]  # (N hits, M frames)
+CONFIDENCES = (0.25, 0.35, 0.5)
 
 
 def gun_free(image: np.ndarray, label_file: Path) -> np.ndarray:
@@ -98,12 +99,11 @@ def main() -> int:
     guns, free = sequences(args.sequences)
     gun_dets = [[detector.detect(f) for f in seq] for seq in guns]
     free_dets = [[detector.detect(f) for f in seq] for seq in free]
-    conf = model.meta.thresholds.confidence
-    results = [evaluate(gun_dets, free_dets, rule, conf) for rule in RULES]
+    results = [evaluate(gun_dets, free_dets, rule, conf) for conf in CONFIDENCES for rule in RULES]
     baseline = evaluate(gun_dets, free_dets, (1, 1), 0.7)
     report = {"name": "confirmation", "model": model.name, "params": {
         "gun_sequences": len(guns), "gun_free_sequences": len(free), "frames_per_sequence": FRAMES,
-        "fps": FPS, "confidence": conf}, "rules": results, "baseline_seed_single_frame_0.7": baseline,
+        "fps": FPS, "confidences": CONFIDENCES}, "rules": results, "baseline_seed_single_frame_0.7": baseline,
         "ok": True}
     if not args.json:
         for r in [baseline, *results]:

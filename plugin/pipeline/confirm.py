@@ -25,7 +25,10 @@ from ..schema import GunwatchModel
 
 
 class ConfirmSettings(GunwatchModel):
-    hits: int = Field(3, ge=1, description="N: frames in which the gun must be seen ...")
+    # 4 of 5 at the gun model's 0.35: measured by benchmarks/confirmation.py (README), it kept
+    # most of the single-frame rule's hits on gun scenes while cutting incidents on gun-free
+    # look-alike scenes by half.
+    hits: int = Field(4, ge=1, description="N: frames in which the gun must be seen ...")
     window: int = Field(5, ge=1, description="... among the last M analysed frames ...")
     within_s: float = Field(10.0, gt=0, description="... all within T seconds")
     match_iou: float = Field(0.2, gt=0, le=1, description="box overlap that makes two sightings the same gun")

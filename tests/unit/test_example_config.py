@@ -11,4 +11,4 @@ def test_example_config_is_valid(monkeypatch):
     monkeypatch.setenv("YARD_PASSWORD", "x")
     config = load_config(EXAMPLE)
     assert config.sources and config.sources[0].type == "folder"
-    assert config.defaults.confirm.hits == 3
+    assert config.defaults.confirm.hits == 4
