@@ -75,7 +75,7 @@ class Augment:
         sx, sy = ow / cw, oh / ch
         flip = self.flip and rng.random() < 0.5
         if flip:
-            m = np.array([[-sx, 0, (w - left) * sx], [0, sy, -top * sy]], np.float32)
+            m = np.array([[-sx, 0, (w - right) * sx], [0, sy, -top * sy]], np.float32)
         else:
             m = np.array([[sx, 0, -left * sx], [0, sy, -top * sy]], np.float32)
         out = cv2.warpAffine(img, m, (ow, oh), flags=cv2.INTER_LINEAR,

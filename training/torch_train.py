@@ -146,6 +146,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="with --freeze-backbone: train all layers from this iteration on")
     ap.add_argument("--freeze-layers", type=int, help="freeze layers [0, N) (default: the backbone)")
     ap.add_argument("--img-size", type=int, default=416, help="training input size (the saved model.cfg keeps the cfg's size)")
+    ap.add_argument("--multi-scale", type=int, metavar="MIN", default=None,
+                    help="like darknet random=1: every 10 iterations train at a random size from MIN to "
+                         "--img-size in steps of 32 (validation stays at the cfg size)")
     ap.add_argument("--jitter", type=float, default=0.2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--print-every", type=int, default=10)
@@ -254,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
               f"R@0.5 {r['recall_at_0.5']:.3f} [{time.time() - t0:.0f} s]{tag}", flush=True)
 
     loader = Prefetcher(train, args.batch, args.seed, start)
+    sizes = list(range(args.multi_scale, size + 1, 32)) if args.multi_scale else [size]
+    cur = size
     t_start, t_ckpt = time.time(), time.time()
     deadline = time.time() + args.max_minutes * 60 if args.max_minutes else None
     done_since = 0
@@ -266,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
             for g in opt.param_groups:
                 g["lr"] = lr
             imgs, targets = loader.get()
+            if it % 10 == 0:
+                cur = random.Random(args.seed * 7919 + it).choice(sizes)
             opt.zero_grad(set_to_none=True)
             total = 0.0
             for s in range(0, args.batch, args.micro_batch):
@@ -273,8 +280,12 @@ def main(argv: list[str] | None = None) -> int:
                 sel = (targets[:, 0] >= s) & (targets[:, 0] < e)
                 t = torch.from_numpy(targets[sel]).clone()
                 t[:, 0] -= s
-                outs = model(to_tensor(imgs[s:e]))
-                loss, _ = yolo_loss(outs, model.heads, t, net_w=size, net_h=size)
+                x = to_tensor(imgs[s:e])
+                if cur != size:
+                    x = torch.nn.functional.interpolate(x, size=(cur, cur), mode="bilinear",
+                                                        align_corners=False, antialias=True)
+                outs = model(x)
+                loss, _ = yolo_loss(outs, model.heads, t, net_w=cur, net_h=cur)
                 (loss * ((e - s) / args.batch)).backward()
                 total += float(loss.detach()) * (e - s) / args.batch
             opt.step()
@@ -286,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             if n % args.print_every == 0 or n == args.iterations:
                 spi = (time.time() - t_start) / done_since
                 eta = spi * (args.iterations - n)
-                print(f"it {n}/{args.iterations} loss {total:.3f} avg {avg_loss:.3f} lr {lr:.6f} "
+                print(f"it {n}/{args.iterations} loss {total:.3f} avg {avg_loss:.3f} lr {lr:.6f} size {cur} "
                       f"{spi:.2f} s/it ETA {int(eta // 3600)}h{int(eta % 3600 // 60):02d}m", flush=True)
             out_of_time = deadline is not None and time.time() > deadline
             if valid is not None and (n % args.eval_every == 0 or n == args.iterations or out_of_time):
