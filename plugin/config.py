@@ -25,6 +25,7 @@ from .schema import GunwatchModel
 from .sources.folder import FolderSourceConfig
 from .sources.frigate import FrigateSourceConfig
 from .sources.stream import StreamSourceConfig
+from .zoneminder.config import ZoneMinderSourceConfig
 
 DEFAULT_PATHS = (Path("/etc/gunwatch/gunwatch.yml"),)
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -66,7 +67,8 @@ class CameraConfig(GunwatchModel):
                            zones=tuple(self.zones), masks=tuple(self.masks))
 
 
-SourceConfig = Annotated[Union[FolderSourceConfig, StreamSourceConfig, FrigateSourceConfig],
+SourceConfig = Annotated[Union[FolderSourceConfig, StreamSourceConfig, FrigateSourceConfig,
+                               ZoneMinderSourceConfig],
                          Field(discriminator="type")]
 
 

@@ -16,7 +16,8 @@ _REGISTRY: dict[tuple[str, str], type] = {}
 # backend whose optional dependency is missing only fails when someone asks for it by name.
 BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
     "detector": ("gunwatch.detectors.opencv", "gunwatch.detectors.darknet"),
-    "source": ("gunwatch.sources.folder", "gunwatch.sources.stream", "gunwatch.sources.frigate"),
+    "source": ("gunwatch.sources.folder", "gunwatch.sources.stream", "gunwatch.sources.frigate",
+               "gunwatch.zoneminder.source"),
     "alert_channel": ("gunwatch.alerts.twilio_sms", "gunwatch.alerts.twilio_voice",
                       "gunwatch.alerts.webhook", "gunwatch.alerts.mqtt", "gunwatch.alerts.email"),
 }

@@ -39,6 +39,8 @@ class ConfirmSettings(GunwatchModel):
     stationary_after_s: float = Field(120.0, gt=0, description="a detection at the same place this "
                                       "long stops alerting and is reported (mask look-alikes)")
     stationary_iou: float = Field(0.8, gt=0, le=1, description="overlap that counts as the same place")
+    stationary_forget_s: float = Field(3600.0, gt=0, description="a place reported as stationary "
+                                       "alerts again once nothing was seen there for this long")
     single_frame_confidence: float = Field(0.85, ge=0, le=1, description="snapshot-only sources: one "
                                            "frame confirms at or above this confidence")
 
@@ -87,14 +89,16 @@ class CameraConfirmer:
         self._next_track = 1
         self._open: _Open | None = None
         self._last_closed: tuple[Incident, float] | None = None  # for the cooldown
-        self._stationary_spots: list[BBox] = []
+        self._stationary_spots: dict[BBox, float] = {}  # place -> last seen there
 
     def observe(self, at: float, detections: list[Detection], *, single_frame: bool = False,
                 event_id: str | None = None, snapshot: str | None = None,
                 url: str | None = None) -> list[Confirmation]:
         """Feed one analysed frame (already filtered by zone/size/label); get what changed."""
         s = self.settings
-        out: list[Confirmation] = []
+        # Tracks unseen for too long are gone before this frame is matched: event-based
+        # sources send nothing between events, and a gun an hour later is a new sighting.
+        out: list[Confirmation] = self._expire(at)
         unmatched = list(detections)
         for track in self._tracks:
             index = _best_match(track.box, unmatched, s.match_iou)
@@ -110,7 +114,7 @@ class CameraConfirmer:
                 track.anchor, track.anchor_since, track.stationary = det.box, at, False
             elif not track.stationary and at - track.anchor_since >= s.stationary_after_s:
                 track.stationary = True
-                self._stationary_spots.append(track.anchor)
+                self._stationary_spots[track.anchor] = at
                 out.append(Confirmation("stationary", self._incident_for(track, at, event_id, snapshot, url)))
         for det in unmatched:
             track = _Track(self._next_track, det.box, det, at, deque([(at, True)], maxlen=s.window),
@@ -172,6 +176,15 @@ class CameraConfirmer:
 
     def _expire(self, at: float) -> list[Confirmation]:
         s = self.settings
+        for track in self._tracks:
+            if track.stationary and track.last_seen == at:
+                for spot in self._stationary_spots:
+                    if track.box.iou(spot) >= s.stationary_iou:
+                        self._stationary_spots[spot] = at
+        # A place stays muted while the look-alike is seen there; forgotten after an hour unseen.
+        self._stationary_spots = {b: t for b, t in self._stationary_spots.items()
+                                  if at - t <= s.stationary_forget_s}
+        gone = [t for t in self._tracks if at - t.last_seen > s.lost_after_s]
         self._tracks = [t for t in self._tracks if at - t.last_seen <= s.lost_after_s]
         if self._open is None:
             return []
@@ -182,7 +195,10 @@ class CameraConfirmer:
         # Closed because what is left has not moved for long: a gun showing up next is a new
         # incident, not a continuation that the alert policy would fold away.
         still_there = any(t.id in self._open.tracks for t in self._tracks)
-        self._open, self._last_closed = None, (None if still_there else (closed, at))
+        # The cooldown runs from when the gun was last seen, not from when its absence was
+        # noticed (an event source may be silent for an hour in between).
+        last_seen = max((t.last_seen for t in gone if t.id in self._open.tracks), default=at)
+        self._open, self._last_closed = None, (None if still_there else (closed, last_seen))
         return [Confirmation("closed", closed)]
 
 

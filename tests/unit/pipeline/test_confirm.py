@@ -128,3 +128,21 @@ def test_cameras_are_independent():
 def test_settings_validated():
     with pytest.raises(ValueError, match="between 1 and window"):  # pydantic ValidationError
         ConfirmSettings(hits=6, window=5)
+
+
+def test_gun_seen_again_much_later_is_a_new_incident():
+    """Event sources send nothing between events: the old track must not swallow the new one."""
+    c = CameraConfirmer("cam", ConfirmSettings(hits=3, window=5, lost_after_s=5, cooldown_s=60))
+    first = feed(c, [[gun()]] * 3, step=0.2)
+    later = feed(c, [[gun()]] * 3, start=3600.0, step=0.2)
+    assert kinds(first) == ["opened"]
+    assert kinds(later) == ["closed", "opened"]
+    assert later[0][2].id == first[0][2].id and later[1][2].id != first[0][2].id
+
+
+def test_stationary_place_is_forgotten_after_an_hour_unseen():
+    c = CameraConfirmer("cam", S)
+    feed(c, [[gun()]] * 200)                                  # reported stationary
+    assert feed(c, [[gun()]] * 5, start=200.0) == []          # still muted there
+    again = feed(c, [[gun()]] * 5, start=200.0 + 3700.0)      # nothing there for > 1 h
+    assert "opened" in kinds(again)

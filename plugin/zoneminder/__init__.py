@@ -1,0 +1,1 @@
+"""ZoneMinder adapter: API client, event source, write-back sink and zmeventnotification formats."""
