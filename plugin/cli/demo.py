@@ -33,7 +33,7 @@ examples:
 
 writes into --out: demo-clip.mp4 (input), demo-annotated.mp4 (what gunwatch saw),
 state/incidents.jsonl (the incident log), state/snapshots/*.jpg (annotated incident frames).
-exit status: 0 every gun scene raised an incident and no gun-free scene did, 1 otherwise."""
+exit status: 0 the demo ran (its score is printed), 2 usage error, 3 no backend."""
 
 
 def add_parser(sub) -> None:
@@ -110,5 +110,4 @@ def run(args: argparse.Namespace) -> int:
               f"{summary['median_seconds_to_alarm']} s")
         print(f"annotated clip: {args.out / 'demo-annotated.mp4'}; incident log: "
               f"{config.state_dir / 'incidents.jsonl'}")
-    ok = summary["detected"] == summary["gun_segments"] and summary["false_alarms"] == 0
-    return 0 if ok else 1
+    return 0
