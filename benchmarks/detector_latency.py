@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from gunwatch.cli import bench
 from gunwatch.detectors.select import backend_names
@@ -29,13 +30,9 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     model = load_model(args.model)
-    frames = bench.make_frames(args.images and __import__("pathlib").Path(args.images), args.frames + 2)
-    results = bench.measure_all(model, frames, ["baseline", *backend_names()], None, show_progress=not args.json)
-    baseline = results.pop("baseline")
-    baseline_ms = baseline["pure_inference"]["p50_ms"]
-    for r in results.values():
-        if "p50_ms" in r:
-            r["ratio_to_baseline"] = round(r["p50_ms"] / baseline_ms, 3)
+    measured = bench.report(model, args.frames, backend_names(), Path(args.images) if args.images else None,
+                            show_progress=not args.json)
+    results, baseline, baseline_ms = measured["backends"], measured["baseline"], measured["baseline_ms"]
     best_name, best = min(((n, r) for n, r in results.items() if "p50_ms" in r), key=lambda nr: nr[1]["p50_ms"])
     report = {
         "name": "detector_latency", "device": bench.describe_device(), "model": model.name,

@@ -23,6 +23,7 @@ from gunwatch.detectors.base import DetectorSettings
 from gunwatch.detectors.select import create_detector
 from gunwatch.domain import BBox, Detection
 from gunwatch.model import load_model
+from gunwatch.training.evaluate import voc_ap
 
 DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "pistols"
 NMS_GRID = (0.3, 0.4, 0.45, 0.5, 0.6)
@@ -72,14 +73,8 @@ def average_precision(dets: list[list[Detection]], truths: list[list[BBox]]) -> 
         if hit:
             used[i][j] = True
         hits.append(hit)
-    total = sum(len(t) for t in truths)
     tp = np.cumsum(hits)
-    recall = np.concatenate([[0.0], tp / max(total, 1), [1.0]])
-    precision = np.concatenate([[0.0], tp / np.arange(1, len(hits) + 1), [0.0]])
-    for k in range(len(precision) - 2, -1, -1):  # precision envelope, VOC all-point
-        precision[k] = max(precision[k], precision[k + 1])
-    steps = np.nonzero(recall[1:] != recall[:-1])[0]
-    return float(np.sum((recall[steps + 1] - recall[steps]) * precision[steps + 1]))
+    return voc_ap(tp / max(sum(len(t) for t in truths), 1), tp / np.arange(1, len(hits) + 1))
 
 
 def prf(tp: int, fp: int, fn: int) -> dict:

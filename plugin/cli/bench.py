@@ -186,14 +186,12 @@ def describe_device() -> str:
     return f"{platform.processor() or platform.machine()}, {multiprocessing.cpu_count()} CPUs, OpenCV {cv2.__version__} threads {cv2.getNumThreads()}"
 
 
-def run(args: argparse.Namespace) -> int:
-    model = options.load(args)
-    kinds = args.backends.split(",") if args.backends else backend_names()
-    unknown = set(kinds) - set(backend_names())
-    if unknown:
-        raise ConfigError(f"--backends: unknown {sorted(unknown)}; choose from {backend_names()}")
-    frames = make_frames(args.images, args.frames + 2)
-    results = measure_all(model, frames, ["baseline", *kinds], args.darknet_lib, not args.json)
+def report(model: ModelBundle, frame_count: int, kinds: list[str], image_dir: Path | None = None,
+           library: str | None = None, show_progress: bool = True) -> dict:
+    """Measure the baseline and `kinds` on the same frames; every backend's ratio to the
+    baseline's pure inference. Shared by `gunwatch bench` and benchmarks/detector_latency.py."""
+    frames = make_frames(image_dir, frame_count + 2)
+    results = measure_all(model, frames, ["baseline", *kinds], library, show_progress)
     baseline = results.pop("baseline")
     if "error" in baseline:
         raise GunwatchError(f"baseline failed: {baseline['error']}")
@@ -201,14 +199,24 @@ def run(args: argparse.Namespace) -> int:
     for result in results.values():
         if "p50_ms" in result:
             result["ratio_to_baseline"] = round(result["p50_ms"] / baseline_ms, 3)
-    report = {"name": "bench", "gunwatch_version": __version__, "device": describe_device(),
-              "model": model.name, "input": f"{FRAME_SIZE[0]}x{FRAME_SIZE[1]} JPEG",
-              "frames": args.frames, "baseline_ms": baseline_ms, "baseline": baseline,
-              "backends": results}
+    return {"name": "bench", "gunwatch_version": __version__, "device": describe_device(),
+            "model": model.name, "input": f"{FRAME_SIZE[0]}x{FRAME_SIZE[1]} JPEG",
+            "frames": frame_count, "baseline_ms": baseline_ms, "baseline": baseline,
+            "backends": results}
+
+
+def run(args: argparse.Namespace) -> int:
+    model = options.load(args)
+    kinds = args.backends.split(",") if args.backends else backend_names()
+    unknown = set(kinds) - set(backend_names())
+    if unknown:
+        raise ConfigError(f"--backends: unknown {sorted(unknown)}; choose from {backend_names()}")
+    measured = report(model, args.frames, kinds, args.images, args.darknet_lib, not args.json)
+    baseline, baseline_ms, results = measured["baseline"], measured["baseline_ms"], measured["backends"]
     if args.json:
-        print(json.dumps(report))
+        print(json.dumps(measured))
     else:
-        print(f"{report['device']}; model {model.name}; {args.frames} frames of {report['input']}")
+        print(f"{measured['device']}; model {model.name}; {args.frames} frames of {measured['input']}")
         print(f"baseline (seed loop): pure inference p50 {baseline_ms} ms, end to end "
               f"p50 {baseline['end_to_end']['p50_ms']} ms, peak RSS {baseline['peak_rss_mb']} MB")
         for name, r in results.items():
