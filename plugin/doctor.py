@@ -1,0 +1,486 @@
+"""`gunwatch doctor`: check everything `gunwatch run` depends on, each check ending OK, WARN or
+FAIL with the fix in one line.
+
+The checks talk to the real things (the config file, libdarknet, the model on a drawn pistol,
+each recorder's API, MQTT brokers, streams, Twilio, the state folder) exactly as the service
+would, but read only: nothing is recorded, sent or written back, except one temporary file in
+the state folder.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import re
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from .config import DEFAULT_PATHS, GunwatchConfig, load_config
+from .errors import GunwatchError
+from .model import models_dirs
+
+State = Literal["OK", "WARN", "FAIL"]
+TEST_IMAGE = "drawn-pistol.jpg"   # in a models folder; drawn with OpenCV shapes, no photograph
+DEFAULT_ENV_FILE = Path("/etc/gunwatch/environment")
+NETWORK_TIMEOUT_S = 5.0
+# Skew beyond this breaks TLS, ZoneMinder's token expiry and the times in alerts.
+MAX_CLOCK_SKEW_S = 60.0
+# No correct clock reads earlier than this (the year this check was written).
+EARLIEST_SANE = datetime(2025, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Result:
+    check: str
+    state: State
+    detail: str
+    fix: str = ""
+
+
+def redact_url(url: str) -> str:
+    """The URL without the password of its user part (stream URLs often carry one)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def why(exc: Exception) -> str:
+    """A network error in a few words (requests' own text runs to three nested reprs)."""
+    match = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(exc))
+    return f"{type(exc).__name__}: {match.group(1) if match else str(exc)[:160]}"
+
+
+def load_env_file(path: Path) -> list[str]:
+    """Put KEY=VALUE lines of the service's EnvironmentFile into os.environ (set variables win),
+    so that ${SECRET} references resolve as they do for the service. Returns the names set."""
+    names = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = (part.strip() for part in line.split("=", 1))
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        if key and key not in os.environ:
+            os.environ[key] = value
+            names.append(key)
+    return names
+
+
+def test_image() -> Path | None:
+    for folder in models_dirs():
+        if (folder / TEST_IMAGE).is_file():
+            return folder / TEST_IMAGE
+    return None
+
+
+def mqtt_problem(host: str, port: int, username: str | None, password: str | None,
+                 tls: bool = False, timeout: float = NETWORK_TIMEOUT_S) -> str | None:
+    """Connect and wait for the broker's CONNACK; None when accepted, else why not."""
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"gunwatch-doctor-{os.getpid()}")
+    if username:
+        client.username_pw_set(username, password)
+    if tls:
+        client.tls_set()
+    answer: dict[str, object] = {}
+    done = threading.Event()
+
+    def on_connect(_client, _userdata, _flags, reason, _properties=None) -> None:
+        answer["reason"] = reason
+        done.set()
+
+    client.on_connect = on_connect
+    try:
+        client.connect(host, port, keepalive=10)
+    except (OSError, ValueError) as exc:
+        return f"cannot connect to {host}:{port} ({exc})"
+    client.loop_start()
+    try:
+        if not done.wait(timeout):
+            return f"{host}:{port} accepted the connection but sent no MQTT answer in {timeout:.0f} s"
+        reason = answer["reason"]
+        return f"{host}:{port} refused the login: {reason}" if reason.is_failure else None
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def newest_subdir(path: Path, depth: int) -> Path | None:
+    """The most recently changed folder `depth` levels down (ZoneMinder: monitor/date/event)."""
+    current = path
+    for _ in range(depth):
+        try:
+            dirs = [e for e in os.scandir(current) if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            return None
+        if not dirs:
+            return None
+        current = Path(max(dirs, key=lambda e: e.stat().st_mtime).path)
+    return current
+
+
+class Doctor:
+    """Runs the checks in order; each appends Results. Network checks remember the peers'
+    HTTP Date headers, which the clock check compares against."""
+
+    def __init__(self, config_path: str | None, env_file: Path | None):
+        self.config_path, self.env_file = config_path, env_file
+        self.results: list[Result] = []
+        self.config: GunwatchConfig | None = None
+        self.peer_dates: list[tuple[str, float]] = []   # (who, their clock - ours, seconds)
+
+    # ------------------------------------------------------------------ plumbing
+    def add(self, check: str, state: State, detail: str, fix: str = "") -> None:
+        self.results.append(Result(check, state, detail, fix))
+
+    def http_get(self, who: str, url: str, **kwargs) -> requests.Response:
+        response = requests.get(url, timeout=NETWORK_TIMEOUT_S, **kwargs)
+        date = response.headers.get("Date")
+        if date:
+            try:
+                theirs = email.utils.parsedate_to_datetime(date).timestamp()
+                self.peer_dates.append((who, theirs - time.time()))
+            except (TypeError, ValueError):
+                pass
+        return response
+
+    def run(self) -> list[Result]:
+        steps: list[Callable[[], None]] = [self.check_config, self.check_user, self.check_state_dir,
+                                           self.check_darknet, self.check_model, self.check_sources,
+                                           self.check_alerts, self.check_clock]
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:   # a broken check must not hide the others' answers
+                self.add(step.__name__.removeprefix("check_"), "FAIL",
+                         f"the check itself failed: {type(exc).__name__}: {exc}",
+                         "report this as a gunwatch bug, with the output of --log-level DEBUG")
+        return self.results
+
+    # ------------------------------------------------------------------ config
+    def check_config(self) -> None:
+        path = Path(self.config_path) if self.config_path else next(
+            (p for p in DEFAULT_PATHS if p.exists()), None)
+        if path is None:
+            self.add("config", "FAIL", f"no config file at {DEFAULT_PATHS[0]}",
+                     "copy install/gunwatch.example.yml there (or pass --config FILE)")
+            return
+        if self.env_file and self.env_file.is_file():
+            try:
+                load_env_file(self.env_file)
+            except OSError as exc:
+                self.add("config", "WARN", f"cannot read {self.env_file} ({exc.strerror}); "
+                         "${...} secrets may not resolve", f"make {self.env_file} readable by this user")
+        try:
+            config = load_config(path)
+        except GunwatchError as exc:
+            self.add("config", "FAIL", str(exc), f"edit {path}; `gunwatch config check --config "
+                     f"{path}` repeats this; every key is in docs/config.md")
+            return
+        if not config.sources:
+            self.add("config", "FAIL", f"{path}: sources: no source configured",
+                     "add a zoneminder, frigate, stream or folder source (install/gunwatch.example.yml)")
+        else:
+            channels = len(config.alerts.channels)
+            self.add("config", "OK", f"{path}: {len(config.sources)} sources, {channels} alert channels")
+        self.config = config
+
+    def check_user(self) -> None:
+        if os.geteuid() != 0:
+            return
+        try:
+            import pwd
+
+            pwd.getpwnam("gunwatch")
+        except KeyError:
+            return
+        self.add("user", "WARN", "running as root: permission checks say what root may do, not "
+                 "the service user", "run `runuser -u gunwatch -- gunwatch doctor` for the service's view")
+
+    def check_state_dir(self) -> None:
+        state = self.config.state_dir if self.config else GunwatchConfig().state_dir
+        if not state.is_dir():
+            self.add("state_dir", "FAIL", f"{state} does not exist",
+                     f"create it: install -d -o gunwatch -g gunwatch -m 0750 {state}")
+            return
+        try:
+            with tempfile.NamedTemporaryFile(dir=state, prefix=".doctor-"):
+                pass
+        except OSError as exc:
+            self.add("state_dir", "FAIL", f"{state} is not writable ({exc.strerror})",
+                     f"chown -R gunwatch: {state}, or set state_dir to a folder the service may write")
+            return
+        self.add("state_dir", "OK", f"{state} is writable")
+
+    # ------------------------------------------------------------------ detector
+    def check_darknet(self) -> None:
+        from .darknet.library import cuda_device_count, load_library
+
+        detector = self.config.detector if self.config else GunwatchConfig().detector
+        explicit = detector.darknet_library
+        needed = detector.backend == "darknet"
+        try:
+            lib = load_library(explicit)
+        except GunwatchError as exc:
+            first = str(exc).splitlines()
+            self.add("darknet", "FAIL" if needed else "WARN",
+                     " ".join(line.strip() for line in first[:4]) + (
+                         "" if needed else " (the opencv backend does not need it)"),
+                     "apt-get install darknet, or set detector.darknet_library (install.sh --gpu builds a CUDA one)")
+            return
+        detail = lib.describe()
+        if lib.cuda:
+            detail += f", {cuda_device_count()} GPU(s)"
+        if explicit and Path(explicit) != lib.path:
+            self.add("darknet", "WARN", f"detector.darknet_library {explicit} is not usable here "
+                     f"(missing, incompatible, or a CUDA build without a GPU); using {detail}",
+                     "fix or remove detector.darknet_library (gunwatch --log-level DEBUG doctor says why)")
+            return
+        self.add("darknet", "OK", detail)
+
+    def check_model(self) -> None:
+        import cv2
+
+        from .detectors.base import DetectorSettings
+        from .detectors.select import create_detector
+        from .model import load_model
+
+        config = self.config or GunwatchConfig()
+        d = config.detector
+        try:
+            bundle = load_model(d.model)
+        except GunwatchError as exc:
+            self.add("model", "FAIL", str(exc), "set detector.model to a bundle folder or a name in models/")
+            return
+        image_path = test_image()
+        if image_path is None:
+            self.add("model", "FAIL", f"{bundle.name} loads, but the test picture {TEST_IMAGE} is in "
+                     f"none of {', '.join(map(str, models_dirs()))}", "reinstall gunwatch (install.sh)")
+            return
+        settings = DetectorSettings(confidence=d.confidence, nms=d.nms)
+        threshold = settings.resolve(bundle)[0]
+        try:
+            detector = create_detector(d.backend, bundle, settings,
+                                       library=str(d.darknet_library) if d.darknet_library else None)
+        except GunwatchError as exc:
+            self.add("model", "FAIL", f"{bundle.name}: {exc}", "see the darknet check above, or set "
+                     "detector.backend: opencv")
+            return
+        try:
+            started = time.perf_counter()
+            found = detector.detect(cv2.imread(str(image_path)))
+            ms = (time.perf_counter() - started) * 1000
+        finally:
+            detector.close()
+        labels = set(config.defaults.labels)
+        hits = [x for x in found if x.label in labels]
+        if not hits:
+            seen = ", ".join(f"{x.label} {x.confidence:.2f}" for x in found) or "nothing"
+            self.add("model", "FAIL", f"{bundle.name} ({detector.name}) finds no {'/'.join(sorted(labels))} "
+                     f"at confidence >= {threshold:.2f} in the drawn pistol {image_path} (found {seen})",
+                     "use the bundled gun model (detector.model: gun-yolov3-tiny), or check "
+                     "defaults.labels names the model's gun class")
+            return
+        best = max(hits, key=lambda x: x.confidence)
+        self.add("model", "OK", f"{bundle.name} ({detector.name} backend) finds {best.label} "
+                 f"{best.confidence:.2f} (threshold {threshold:.2f}) in {image_path.name}, {ms:.0f} ms")
+
+    # ------------------------------------------------------------------ sources
+    def check_sources(self) -> None:
+        if not self.config:
+            return
+        for index, source in enumerate(self.config.sources):
+            check = getattr(self, f"source_{source.type}")
+            check(f"sources.{index} ({source.type})", source)
+
+    def source_folder(self, name: str, source) -> None:
+        for path in source.paths:
+            need = os.R_OK | os.X_OK | (os.W_OK if source.after != "keep" else 0)
+            if not path.is_dir():
+                self.add(name, "FAIL", f"{path} is not a folder", f"create it or fix the path in {name}.paths")
+            elif not os.access(path, need):
+                what = "read" + (" and change" if need & os.W_OK else "")
+                self.add(name, "FAIL", f"this user may not {what} {path}",
+                         f"add the gunwatch user to the folder's group (usermod -aG GROUP gunwatch) "
+                         f"or chmod it")
+            else:
+                self.add(name, "OK", f"{path} is readable")
+        if source.after == "move" and source.move_to and not os.access(source.move_to, os.W_OK):
+            self.add(name, "FAIL", f"move_to {source.move_to} is not writable", "create it writable for gunwatch")
+
+    def source_stream(self, name: str, source) -> None:
+        import cv2
+
+        url = source.url
+        shown = redact_url(url)
+        if url.isdigit():
+            capture = cv2.VideoCapture(int(url))
+        else:
+            ms = int(min(source.timeout_s, NETWORK_TIMEOUT_S) * 1000)
+            if url.startswith(("rtsp://", "rtsps://")):
+                os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = f"rtsp_transport;{source.rtsp_transport}"
+            capture = cv2.VideoCapture(url, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms,
+                                                            cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+        try:
+            ok, frame = capture.read() if capture.isOpened() else (False, None)
+        finally:
+            capture.release()
+        if not ok or frame is None:
+            self.add(name, "FAIL", f"camera {source.camera}: cannot open or read {shown}",
+                     "check the URL, user and password (try it with ffplay), and that this host reaches the camera")
+            return
+        self.add(name, "OK", f"camera {source.camera}: {shown} gives {frame.shape[1]}x{frame.shape[0]} frames")
+
+    def source_frigate(self, name: str, source) -> None:
+        url = source.url.rstrip("/") + "/api/version"
+        try:
+            response = self.http_get("frigate", url)
+            response.raise_for_status()
+            self.add(name, "OK", f"Frigate API {source.url} answers, version {response.text.strip()[:20]}")
+        except requests.RequestException as exc:
+            self.add(name, "FAIL", f"Frigate API {url}: {why(exc)}",
+                     "set url to Frigate's API (port 5000, http://HOST:5000) reachable from here")
+        m = source.mqtt
+        problem = mqtt_problem(m.host, m.port, m.username,
+                               m.password.get_secret_value() if m.password else None)
+        if problem:
+            self.add(name, "FAIL", f"MQTT broker: {problem}",
+                     "set mqtt.host/port (and username/password) to the broker Frigate publishes to")
+        else:
+            self.add(name, "OK", f"MQTT broker {m.host}:{m.port} accepts gunwatch, topic {m.topic_prefix}/events")
+
+    def source_zoneminder(self, name: str, source) -> None:
+        from .zoneminder.client import ZoneMinderClient
+
+        try:
+            self.http_get("zoneminder", source.api + "/host/getVersion.json", verify=source.verify_tls)
+        except requests.RequestException:
+            pass   # the client below says what is wrong
+        client = ZoneMinderClient(source)
+        try:
+            version = client.version().get("version", "?")
+            monitors = {str(m["Monitor"]["Id"]): m["Monitor"]["Name"] for m in
+                        (entry for entry in client.monitors())}
+        except GunwatchError as exc:
+            auth = "login" in str(exc) or "authenticated" in str(exc) or "token" in str(exc)
+            self.add(name, "FAIL", str(exc), f"set {name.split()[0]}.user/password to a ZoneMinder user "
+                     "with API access" if auth else "start ZoneMinder, or set url to its web portal "
+                     "(http://HOST/zm)")
+            return
+        wanted = [str(m) for m in source.monitors]
+        unknown = [m for m in wanted if m not in monitors and m not in monitors.values()]
+        if unknown:
+            self.add(name, "FAIL", f"ZoneMinder {version} at {source.portal} has no monitor "
+                     f"{', '.join(unknown)} (it has {', '.join(sorted(monitors.values())) or 'none'})",
+                     "fix monitors: names or ids as in ZoneMinder's console")
+        else:
+            who = f"as {source.user}" if source.user else "without login"
+            self.add(name, "OK", f"ZoneMinder {version} API at {source.api} answers {who}, "
+                     f"{len(monitors)} monitors")
+        if source.watch == "api" and source.frames_from == "api" and not source.objdetect:
+            return
+        self.zoneminder_events_dir(name, source)
+
+    def zoneminder_events_dir(self, name: str, source) -> None:
+        events = source.events_dir
+        fix_group = ("add gunwatch to ZoneMinder's group (usermod -aG www-data gunwatch; install.sh "
+                     "does) and restart gunwatch")
+        if not events.is_dir():
+            state = "FAIL" if source.watch == "disk" or source.frames_from == "disk" else "WARN"
+            self.add(name, state, f"events folder {events} is not here (ZoneMinder on another host?)",
+                     "set events_dir to ZoneMinder's Storage path, or watch: api and frames_from: api")
+            return
+        if not os.access(events, os.R_OK | os.X_OK):
+            self.add(name, "FAIL", f"this user may not read {events}", fix_group)
+            return
+        latest = newest_subdir(events, 3)
+        if source.objdetect and latest is not None and not os.access(latest, os.W_OK):
+            self.add(name, "FAIL", f"{events} is readable, but event folder {latest} is not writable "
+                     "(objdetect.jpg and objects.json go there)", fix_group + ", or set objdetect: false")
+            return
+        self.add(name, "OK", f"events folder {events} is readable" + (
+            " and its newest event folder writable" if source.objdetect and latest else ""))
+
+    # ------------------------------------------------------------------ alerts
+    def check_alerts(self) -> None:
+        if not self.config:
+            return
+        for channel_name, channel in self.config.alerts.channels.items():
+            name = f"alerts.channels.{channel_name} ({channel.type})"
+            if channel.type in ("twilio_sms", "twilio_voice"):
+                self.alert_twilio(name, channel)
+            elif channel.type == "mqtt":
+                problem = mqtt_problem(channel.host, channel.port, channel.username,
+                                       channel.password.get_secret_value() if channel.password else None,
+                                       channel.tls)
+                if problem:
+                    self.add(name, "FAIL", problem, "set host/port/username/password of the broker")
+                else:
+                    self.add(name, "OK", f"broker {channel.host}:{channel.port} accepts gunwatch")
+
+    def alert_twilio(self, name: str, channel) -> None:
+        base = str(channel.api_url).rstrip("/") if channel.api_url else "https://api.twilio.com"
+        url = f"{base}/2010-04-01/Accounts/{channel.account_sid}.json"
+        numbers = [channel.from_number] + [r.to for r in channel.recipients]
+        try:
+            response = self.http_get("twilio", url, auth=(channel.account_sid,
+                                                          channel.auth_token.get_secret_value()))
+        except requests.RequestException as exc:
+            self.add(name, "FAIL", f"cannot reach Twilio at {base} ({why(exc)})",
+                     "allow HTTPS to api.twilio.com from this host (or fix api_url)")
+            return
+        if response.status_code in (401, 403):
+            self.add(name, "FAIL", f"Twilio refuses account_sid {channel.account_sid} with this "
+                     f"auth_token (HTTP {response.status_code})",
+                     "copy Account SID and Auth Token from the Twilio console (auth_token: ${TWILIO_AUTH_TOKEN})")
+            return
+        try:
+            status = response.json().get("status") if response.ok else None
+        except ValueError:
+            status = None
+        if status != "active":
+            self.add(name, "FAIL", f"Twilio account {channel.account_sid}: HTTP "
+                     f"{response.status_code}, status {status or 'unknown'}",
+                     "an account must be active to send; see the Twilio console")
+            return
+        self.add(name, "OK", f"Twilio account active; {len(numbers)} numbers in E.164 "
+                 f"(from {channel.from_number}, {len(numbers) - 1} recipients)")
+
+    # ------------------------------------------------------------------ clock
+    def check_clock(self) -> None:
+        now = datetime.now(timezone.utc)
+        if now < EARLIEST_SANE:
+            self.add("clock", "FAIL", f"the system clock says {now:%Y-%m-%d %H:%M} UTC",
+                     "set the time and keep it set: apt-get install systemd-timesyncd (or chrony)")
+            return
+        off = [(who, skew) for who, skew in self.peer_dates if abs(skew) > MAX_CLOCK_SKEW_S]
+        if off:
+            who, skew = max(off, key=lambda p: abs(p[1]))
+            self.add("clock", "FAIL", f"this clock is {abs(skew):.0f} s {'behind' if skew > 0 else 'ahead of'} "
+                     f"{who}'s", "synchronise both with NTP: apt-get install systemd-timesyncd (or chrony)")
+            return
+        peers = sorted({who for who, _ in self.peer_dates})
+        self.add("clock", "OK", f"{now:%Y-%m-%d %H:%M:%S} UTC" + (
+            f", within {MAX_CLOCK_SKEW_S:.0f} s of {', '.join(peers)}" if peers else ""))
+
+
+def failed(results: list[Result]) -> bool:
+    return any(r.state == "FAIL" for r in results)
+
+
+def as_dicts(results: list[Result]) -> list[dict]:
+    return [asdict(r) for r in results]
