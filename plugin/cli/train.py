@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import BackendUnavailable, ConfigError
 
 PREPARE = """\
 Import a labelled data set (YOLO txt as images/ + labels/, Pascal VOC, or a COCO .json), check
@@ -53,6 +53,7 @@ def add_parser(sub) -> None:
     prep.add_argument("--no-decode", action="store_true", help="skip decoding every image (faster, "
                       "misses corrupt files)")
     prep.set_defaults(run=run_prepare)
+    add_run_parsers(verbs)
 
 
 def run_prepare(args: argparse.Namespace) -> int:
@@ -71,4 +72,177 @@ def run_prepare(args: argparse.Namespace) -> int:
     print(f"{args.out}: {', '.join(f'{p} {n}' for p, n in result.splits.items())} images "
           f"({result.groups} groups); problems: {problems}; dropped {result.dropped}", file=sys.stderr)
     print(args.out / "obj.data")
+    return 0
+
+
+RUN = """\
+Train a darknet model in a run folder, with Debian's darknet CLI (`--engine darknet`, the seed
+study's way: `darknet detector train`) or the PyTorch trainer (`--engine torch`, about 11x faster
+on a CPU; needs `pip install torch`). Starts from pretrained weights: where the cfg differs from
+the weights' own cfg (found beside them, or --weights-cfg), the backbone is cut with `darknet
+partial` at the first layer that differs (conv.15 for yolov3-tiny).
+
+The progress bar shows iteration, loss, avg loss and ETA; everything the engine prints goes to
+RUN/train.log. Ctrl-C or SIGTERM stops the engine between weight saves and leaves the run
+resumable: darknet resumes from its newest complete backup (every 100 iterations, and
+BASE_N.weights every 100 until 1000, then every 10000), torch from its last checkpoint (each
+minute). Writes RUN/loss.csv, RUN/loss.png (loss vs batch) and RUN/bundle/ (model.cfg,
+model.weights, names, model.json, training/: darknet's final weights, torch's best on valid).
+Prints the bundle folder.
+
+--iterations also moves the lr steps to 80% and 90% of it and caps burn_in at a tenth of it.
+pjreddie's random=1 trains at 320..608 whatever --size says: use --no-random with --size."""
+
+RUN_EXAMPLES = """\
+examples:
+  gunwatch train run runs/gun1 --data out/pistols/obj.data --cfg gun.cfg \\
+      --weights ../shared/weights/yolov3-tiny.weights
+  gunwatch train run runs/gun1 --resume                 # after Ctrl-C, a crash or a reboot
+  gunwatch train run runs/quick --engine torch --data out/pistols/obj.data --cfg gun.cfg \\
+      --weights ../shared/weights/yolov3-tiny.weights --iterations 200 --size 320
+  gunwatch detect --model runs/gun1/bundle picture.jpg
+
+exit status: 0 trained and bundled, 2 bad settings or data (the message names the file),
+3 the engine is missing (darknet CLI or torch), 130 interrupted (resumable)."""
+
+COMPARE = """\
+The seed study's experiment in one command: train the same cfg with the same settings twice, on
+the manual labels of DATA's training images and on labels made for the same images by
+--label-model (`train autolabel`), then evaluate both models on the same manually labelled
+test images (DATA's test list: test= in the data file, test.txt beside it, else valid=) and
+print the side-by-side table: mAP@0.50, precision, recall, F1 and avg IoU at --conf-thresh, and
+the final avg loss. OUT holds auto-labels/, manual/ and auto/ (two `train run` folders),
+compare.json and compare.md. Running it again continues where it stopped (runs resume)."""
+
+COMPARE_EXAMPLES = """\
+examples:
+  gunwatch train compare runs/cmp --data out/pistols/obj.data --cfg gun.cfg \\
+      --weights ../shared/weights/yolov3-tiny.weights --label-model gun-yolov3-tiny
+  gunwatch train compare runs/cmp-small --engine torch --iterations 100 --size 320 ... # a quick one
+
+exit status: 0 compared, 2 bad settings or data, 3 an engine or detector backend is missing,
+130 interrupted (run it again to continue)."""
+
+
+def _add_training_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, metavar="OBJ.DATA", help="data file from `gunwatch train prepare`")
+    p.add_argument("--cfg", type=Path, metavar="CFG", help="darknet cfg with the data's class count "
+                   "(`gunwatch train config`)")
+    p.add_argument("--weights", type=Path, metavar="FILE", help="pretrained weights (full or partial); "
+                   "none: random start")
+    p.add_argument("--weights-cfg", type=Path, metavar="CFG", help="the cfg --weights were saved with "
+                   "(default: FILE.cfg beside them, or model.cfg in a bundle)")
+    p.add_argument("--engine", choices=["darknet", "torch"], default="darknet")
+    p.add_argument("--iterations", type=int, metavar="N", help="batches to train (max_batches; "
+                   "default: the cfg's)")
+    p.add_argument("--batch", type=int, metavar="N", help="images per batch (default: the cfg's)")
+    p.add_argument("--subdivisions", type=int, metavar="N", help="darknet subdivisions (torch: "
+                   "forward passes per batch)")
+    p.add_argument("--size", type=int, metavar="PX", help="input width and height, a multiple of 32")
+    rnd = p.add_mutually_exclusive_group()
+    rnd.add_argument("--random", dest="random", action="store_true", default=None,
+                     help="darknet multi-scale training (random=1)")
+    rnd.add_argument("--no-random", dest="random", action="store_false", help="keep the input size (random=0)")
+    p.add_argument("--darknet", default="darknet", metavar="PATH", help="darknet CLI (default: darknet on PATH)")
+    p.add_argument("--threads", type=int, default=2, metavar="N", help="torch threads (default 2)")
+
+
+def _run_settings(args: argparse.Namespace):
+    from ..training.darknet_run import RunSettings
+
+    missing = [o for o, v in (("--data", args.data), ("--cfg", args.cfg)) if v is None]
+    if missing:
+        raise ConfigError(f"{' and '.join(missing)} needed for a new run (or --resume an existing one)")
+    if args.size is not None and (args.size <= 0 or args.size % 32):
+        raise ConfigError(f"--size {args.size}: must be a positive multiple of 32")
+    return RunSettings(engine=args.engine, data=str(args.data.resolve()), cfg=str(args.cfg.resolve()),
+                       weights=str(args.weights.resolve()) if args.weights else None,
+                       weights_cfg=str(args.weights_cfg.resolve()) if args.weights_cfg else None,
+                       iterations=args.iterations, batch=args.batch, subdivisions=args.subdivisions,
+                       size=args.size, random=args.random, darknet=args.darknet, threads=args.threads,
+                       name=getattr(args, "name", None))
+
+
+def _training_errors():
+    from ..training.darknet_run import EngineUnavailable, Interrupted, RunError
+
+    return EngineUnavailable, Interrupted, RunError
+
+
+def add_run_parsers(verbs) -> None:
+    run = verbs.add_parser("run", help="train a model (darknet or torch), resumable, into a bundle",
+                           description=RUN, epilog=RUN_EXAMPLES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("run_dir", type=Path, metavar="RUN", help="run folder (created; kept for --resume)")
+    run.add_argument("--resume", action="store_true", help="continue RUN from its newest checkpoint "
+                     "(its settings come from RUN/run.json; --iterations may extend it)")
+    run.add_argument("--name", help="model name in model.json (default: the RUN folder's name)")
+    _add_training_options(run)
+    run.set_defaults(run=run_train)
+
+    cmp_ = verbs.add_parser("compare", help="train on manual vs auto labels, evaluate both, print a table",
+                            description=COMPARE, epilog=COMPARE_EXAMPLES,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmp_.add_argument("out", type=Path, metavar="OUT", help="folder for both runs and the report")
+    cmp_.add_argument("--label-model", required=True, metavar="MODEL",
+                      help="model that makes the auto labels (bundle folder, .cfg or bundled name)")
+    cmp_.add_argument("--label-conf", type=float, default=0.5, metavar="P",
+                      help="confidence an auto label needs (default 0.5)")
+    cmp_.add_argument("--backend", choices=["auto", "opencv", "darknet"], default="auto",
+                      help="detector backend for labelling and evaluation (default auto)")
+    cmp_.add_argument("--conf-thresh", type=float, default=0.25, metavar="P",
+                      help="threshold of precision, recall, F1, avg IoU (default 0.25, darknet's)")
+    cmp_.add_argument("--test-limit", type=int, metavar="N", help="evaluate on the first N test images")
+    _add_training_options(cmp_)
+    cmp_.set_defaults(run=run_compare)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from ..training.darknet_run import start_or_resume
+
+    EngineUnavailable, Interrupted, RunError = _training_errors()
+    if args.resume:
+        given = [o for o, v in (("--data", args.data), ("--cfg", args.cfg), ("--weights", args.weights),
+                                ("--size", args.size), ("--batch", args.batch)) if v is not None]
+        if given:
+            raise ConfigError(f"--resume takes its settings from {args.run_dir / 'run.json'}; "
+                              f"drop {', '.join(given)} (only --iterations may change)")
+        settings = None
+    else:
+        settings = _run_settings(args)
+    try:
+        result = start_or_resume(args.run_dir, settings, resume=args.resume, iterations=args.iterations)
+    except Interrupted as exc:
+        print(f"gunwatch: {exc}", file=sys.stderr)
+        return 130
+    except EngineUnavailable as exc:
+        raise BackendUnavailable(str(exc)) from exc
+    except (RunError, OSError) as exc:
+        raise ConfigError(str(exc)) from exc
+    spi = f", {result.seconds_per_iteration:.2f} s/it" if result.seconds_per_iteration else ""
+    loss = f"final avg loss {result.final_avg_loss:.4f}" if result.final_avg_loss is not None else "no loss"
+    print(f"{args.run_dir}: {result.engine}, {result.iterations} iterations, {loss}{spi}; "
+          f"bundle with {result.weights.name}", file=sys.stderr)
+    print(result.bundle)
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from ..training.compare import compare, format_table
+
+    EngineUnavailable, Interrupted, RunError = _training_errors()
+    if args.weights is None:
+        raise ConfigError("--weights needed: both runs start from the same pretrained weights")
+    settings = _run_settings(args)
+    try:
+        result = compare(args.out, settings, args.label_model, label_conf=args.label_conf,
+                         backend=args.backend, conf_thresh=args.conf_thresh, test_limit=args.test_limit)
+    except Interrupted as exc:
+        print(f"gunwatch: {exc}; run the same compare command again to continue", file=sys.stderr)
+        return 130
+    except EngineUnavailable as exc:
+        raise BackendUnavailable(str(exc)) from exc
+    except (RunError, OSError) as exc:
+        raise ConfigError(str(exc)) from exc
+    print(format_table(result))
     return 0

@@ -1,0 +1,755 @@
+"""`gunwatch train run`: one training run in a folder, resumable, with darknet or PyTorch.
+
+A run folder holds everything a run needs and leaves: `run.json` (the settings, so `--resume`
+needs nothing else), `train.cfg` (the cfg trained), `obj.data` (the data file with `backup=`
+pointing into the run), `model.cfg` (train.cfg at batch 1), `pretrained/` (the partial backbone
+made by `darknet partial`), `backup/` (darknet's or the trainer's checkpoints), `train.log`
+(every line the engine printed, one block per attempt), `loss.csv`, `loss.png` and `bundle/`
+(the model bundle: model.cfg, model.weights, names, model.json, training/).
+
+The darknet engine is Debian's pjreddie CLI (`darknet detector train`). What it does, read from
+its source (examples/detector.c, 2018):
+- prints `N: loss, avg avg, rate rate, seconds seconds, images images` after each batch N;
+- saves `backup/BASE.backup` when N % 100 == 0, `backup/BASE_N.weights` when N < 1000 and
+  N % 100 == 0 or N % 10000 == 0, and `backup/BASE_final.weights` at max_batches (BASE: the cfg
+  file name up to its first dot); there is no `_last` file in this darknet;
+- counts batches from the `seen` images in the weights header, so restarting it with a backup
+  continues the count, while `-clear` (used on a fresh start) zeroes a pretrained file's count;
+- exits with status 0 even when it cannot open a file ("Couldn't open file: X").
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, TextIO
+
+from .darknet_cfg import Section, conv_specs, inference_cfg, layer_sections, read_cfg, write_cfg
+from .darknet_weights import expected_size, read_header
+
+ENGINES = ("darknet", "torch")
+CHECKPOINT_EVERY = 100  # pjreddie writes BASE.backup every 100 batches
+SAVE_WAIT_S = 300.0  # longest we let darknet finish a weights file before stopping it
+
+_NUM = r"[-+]?(?:nan|inf|\d+(?:\.\d*)?(?:e[-+]?\d+)?)"
+ITERATION_RE = re.compile(
+    rf"^\s*(\d+): ({_NUM}), ({_NUM}) avg, ({_NUM}) rate, ({_NUM}) seconds, (\d+) images\s*$")
+TORCH_ITERATION_RE = re.compile(
+    rf"^it (\d+)/(\d+) loss ({_NUM}) avg ({_NUM}) lr ({_NUM}) size \d+ ({_NUM}) s/it\b")
+SAVING_RE = re.compile(r"^Saving weights to (.+?)\s*$")
+OPEN_ERROR_RE = re.compile(r"^Couldn't open file: (.+?)\s*$")
+
+
+class RunError(ValueError):
+    """The run cannot start or continue as asked; the message names the file and the fix."""
+
+
+class EngineUnavailable(RunError):
+    """The chosen engine is not installed here."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM stopped the run; it can be resumed from ``checkpoint``."""
+
+    def __init__(self, run_dir: Path, iteration: int | None, checkpoint: int | None) -> None:
+        self.run_dir, self.iteration, self.checkpoint = run_dir, iteration, checkpoint
+        at = f" at iteration {iteration}" if iteration else ""
+        kept = (f"last checkpoint: iteration {checkpoint}" if checkpoint
+                else "no checkpoint yet: --resume starts over")
+        super().__init__(f"interrupted{at}; {kept}; continue with: gunwatch train run {run_dir} --resume")
+
+
+@dataclass(frozen=True)
+class Iteration:
+    """One training batch as the engine reported it."""
+
+    iteration: int
+    loss: float
+    avg_loss: float
+    rate: float
+    seconds: float
+    images: int
+
+
+def parse_iteration(line: str) -> Iteration | None:
+    """darknet's per-batch line, e.g. ``12: 20.1, 21.5 avg, 0.001 rate, 0.25 seconds, 24 images``."""
+    m = ITERATION_RE.match(line)
+    if not m:
+        return None
+    n, loss, avg, rate, secs, imgs = m.groups()
+    return Iteration(int(n), float(loss), float(avg), float(rate), float(secs), int(imgs))
+
+
+def parse_torch_iteration(line: str, batch: int) -> Iteration | None:
+    """torch_train's ``it N/M loss X avg Y lr Z size S T s/it ETA ...`` line."""
+    m = TORCH_ITERATION_RE.match(line)
+    if not m:
+        return None
+    n, _, loss, avg, rate, secs = m.groups()
+    return Iteration(int(n), float(loss), float(avg), float(rate), float(secs), int(n) * batch)
+
+
+def cfg_base(cfg: Path) -> str:
+    """darknet's basecfg(): the file name up to its first dot, which names the backups."""
+    return cfg.name.split(".", 1)[0]
+
+
+def backups_after(iteration: int, base: str) -> list[str]:
+    """File names pjreddie's train_detector writes into the backup folder after batch N."""
+    names = []
+    if iteration % CHECKPOINT_EVERY == 0:
+        names.append(f"{base}.backup")
+    if iteration % 10000 == 0 or (iteration < 1000 and iteration % 100 == 0):
+        names.append(f"{base}_{iteration}.weights")
+    return names
+
+
+def darknet_label_path(image: str) -> str:
+    """Where darknet looks for an image's labels (data.c fill_truth_detection): the FIRST
+    occurrence of each pattern is replaced, wherever it is in the path."""
+    path = image
+    for old, new in (("images", "labels"), ("JPEGImages", "labels"), ("raw", "labels"),
+                     (".jpg", ".txt"), (".png", ".txt"), (".JPG", ".txt"), (".JPEG", ".txt")):
+        path = path.replace(old, new, 1)
+    return path
+
+
+def images_per_iteration(net: Section) -> int:
+    """Images in one batch as darknet counts ``seen``: (batch // subdivisions) * subdivisions."""
+    batch, subdivisions = net.get_int("batch", 1), max(1, net.get_int("subdivisions", 1))
+    return max(1, batch // subdivisions) * subdivisions
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    path: Path
+    iteration: int
+
+
+def latest_checkpoint(backup_dir: Path, base: str, sections: list[Section]) -> Checkpoint | None:
+    """The backup with the most batches done, among those that are complete (a file cut short
+    by a kill during its write is skipped, as darknet would misread it silently)."""
+    specs = conv_specs(sections)
+    per_iteration = images_per_iteration(sections[0])
+    best: Checkpoint | None = None
+    candidates = [backup_dir / f"{base}.backup", *backup_dir.glob(f"{base}_*.weights")]
+    for path in candidates:
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(20)
+            size = path.stat().st_size
+        except OSError:
+            continue
+        if len(head) < 20:
+            continue
+        header, _ = read_header(head)
+        if size != expected_size(specs, header):
+            continue
+        found = Checkpoint(path, header.seen // per_iteration)
+        if best is None or found.iteration > best.iteration:
+            best = found
+    return best
+
+
+def backbone_cut(source: list[Section], target: list[Section]) -> int | None:
+    """First layer whose weights differ in shape between two cfgs (None: all layers fit).
+    `darknet partial` keeps the layers before it; darknet leaves the rest randomly initialised."""
+    src_layers, dst_layers = layer_sections(source), layer_sections(target)
+    src_conv = {s.layer: s for s in conv_specs(source)}
+    dst_conv = {s.layer: s for s in conv_specs(target)}
+    for i, (a, b) in enumerate(zip(src_layers, dst_layers)):
+        if a.type != b.type or src_conv.get(i) != dst_conv.get(i):
+            return i
+    return None if len(src_layers) == len(dst_layers) else min(len(src_layers), len(dst_layers))
+
+
+def read_data_file(path: Path) -> dict[str, str]:
+    """A darknet .data file (key = value lines)."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise RunError(f"{path}: cannot read the data file ({exc.strerror}); make one with "
+                       "`gunwatch train prepare`") from exc
+    values = {}
+    for line in text.splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip()
+    for key in ("classes", "train", "names"):
+        if key not in values:
+            raise RunError(f"{path}: no {key}= line (a data file from `gunwatch train prepare` has it)")
+    return values
+
+
+def read_list_file(path: Path) -> list[str]:
+    try:
+        return [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
+    except OSError as exc:
+        raise RunError(f"{path}: cannot read the image list ({exc.strerror})") from exc
+
+
+def find_weights_cfg(weights: Path) -> Path | None:
+    """The cfg a weights file was saved with, when it lies beside it (same stem, or a bundle)."""
+    for candidate in (weights.with_suffix(".cfg"), weights.parent / "model.cfg"):
+        if candidate.is_file() and (candidate.stem == weights.stem or weights.name == "model.weights"):
+            return candidate
+    return None
+
+
+@dataclass
+class RunSettings:
+    """What `train run` was asked to do; stored in RUN/run.json so a resume repeats it."""
+
+    engine: str
+    data: str
+    cfg: str
+    weights: str | None = None
+    weights_cfg: str | None = None
+    iterations: int | None = None
+    batch: int | None = None
+    subdivisions: int | None = None
+    size: int | None = None
+    random: bool | None = None
+    learning_rate: float | None = None
+    name: str | None = None
+    darknet: str = "darknet"
+    threads: int = 2
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "RunSettings":
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError) as exc:
+            raise RunError(f"{path}: not a run's settings ({exc}); start a new run in another folder") from exc
+
+
+def training_cfg(settings: RunSettings) -> list[Section]:
+    """The cfg with the run's overrides. A shorter run also gets its lr steps at 80% and 90% of
+    the iterations and a burn-in of at most a tenth of them, as darknet's recipe scales."""
+    cfg = Path(settings.cfg)
+    try:
+        sections = read_cfg(cfg)
+    except (OSError, ValueError) as exc:
+        raise RunError(f"{cfg}: cannot read the cfg ({exc})") from exc
+    net = sections[0].options
+    if settings.batch is not None:
+        net["batch"] = str(settings.batch)
+    if settings.subdivisions is not None:
+        net["subdivisions"] = str(settings.subdivisions)
+    if settings.size is not None:
+        net["width"] = net["height"] = str(settings.size)
+    if settings.learning_rate is not None:
+        net["learning_rate"] = repr(settings.learning_rate)
+    if settings.iterations is not None:
+        n = settings.iterations
+        net["max_batches"] = str(n)
+        if net.get("policy", "constant") == "steps":
+            net["steps"] = f"{max(1, int(n * 0.8))},{max(1, int(n * 0.9))}"
+            net.setdefault("scales", ".1,.1")
+        net["burn_in"] = str(min(int(net.get("burn_in", "0")), n // 10))
+    if settings.random is not None:
+        for sec in layer_sections(sections):
+            if sec.type == "yolo":
+                sec.options["random"] = "1" if settings.random else "0"
+    if int(net.get("max_batches", "0")) < 1:
+        raise RunError(f"{cfg}: max_batches is not set; pass --iterations")
+    return sections
+
+
+def cfg_classes(sections: list[Section]) -> set[int]:
+    return {s.get_int("classes", 80) for s in layer_sections(sections) if s.type == "yolo"}
+
+
+class TrainBar:
+    """One status line: a bar on a terminal (redrawn), else a plain line every ``every_s``."""
+
+    def __init__(self, total: int, label: str, stream: TextIO | None = None,
+                 tty: bool | None = None, every_s: float = 30.0) -> None:
+        self.total, self.label = total, label
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.every_s = every_s
+        self.first: tuple[int, float] | None = None
+        self._last_print = 0.0
+        self.drawn = False
+
+    def eta_s(self, iteration: int, now: float) -> float | None:
+        """Remaining time at this session's wall-clock pace (data loading included)."""
+        if self.first is None or iteration <= self.first[0]:
+            return None
+        per_it = (now - self.first[1]) / (iteration - self.first[0])
+        return per_it * max(self.total - iteration, 0)
+
+    def line(self, it: Iteration, now: float) -> str:
+        eta = self.eta_s(it.iteration, now)
+        eta_txt = "--" if eta is None else f"{int(eta // 3600)}h{int(eta % 3600 // 60):02d}m{int(eta % 60):02d}s"
+        frac = min(it.iteration / self.total, 1.0) if self.total else 0.0
+        bar = "#" * int(frac * 24)
+        return (f"{self.label} [{bar:<24}] {it.iteration}/{self.total} loss {it.loss:.3f} "
+                f"avg {it.avg_loss:.3f} {it.seconds:.2f} s/it ETA {eta_txt}")
+
+    def update(self, it: Iteration) -> None:
+        now = time.monotonic()
+        if self.first is None:
+            self.first = (it.iteration, now)
+        last = it.iteration >= self.total
+        if self.tty:
+            self.stream.write("\r" + self.line(it, now)[:118].ljust(118))
+            self.drawn = True
+        elif now - self._last_print >= self.every_s or last:
+            self.stream.write(self.line(it, now) + "\n")
+            self._last_print = now
+        self.stream.flush()
+
+    def message(self, text: str) -> None:
+        self.close()
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
+
+
+class _StopRequest:
+    """SIGINT/SIGTERM set a flag instead of killing us, so the engine is stopped cleanly."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old: dict[int, object] = {}
+
+    def __enter__(self) -> "_StopRequest":
+        if hasattr(signal, "SIGTERM") and _main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if gunwatch itself dies (Linux), so no orphan keeps training."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+@dataclass
+class EngineOutcome:
+    returncode: int
+    last_iteration: int | None
+    finished_saves: list[Path]
+    open_errors: list[str]
+    interrupted: bool
+
+
+def drive(argv: list[str], cwd: Path, log_path: Path,
+          on_iteration: Callable[[Iteration], None],
+          parse: Callable[[str], Iteration | None], stop: _StopRequest) -> EngineOutcome:
+    """Run an engine under a pseudo-terminal (darknet's printf is only line-buffered on a
+    terminal; through a pipe its progress would arrive in 4 KiB lumps), copy everything it
+    prints into the log, report each batch, and on a stop request end it between weight saves."""
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
+                                start_new_session=True, preexec_fn=_die_with_parent)
+    except OSError as exc:
+        os.close(master)
+        os.close(slave)
+        raise EngineUnavailable(f"cannot start {argv[0]}: {exc.strerror}") from exc
+    os.close(slave)
+    pending_save: Path | None = None
+    save_started = 0.0
+    saves: list[Path] = []
+    errors: list[str] = []
+    last: int | None = None
+    interrupted = False
+    buf = b""
+    with open(log_path, "ab") as log:
+        while True:
+            if stop.requested and not interrupted:
+                waited = time.monotonic() - save_started
+                if pending_save is None or waited > SAVE_WAIT_S:
+                    proc.send_signal(signal.SIGTERM)
+                    interrupted = True
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if not ready:
+                if proc.poll() is not None and pending_save is None:
+                    break
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                chunk = b""
+            if not chunk:
+                break
+            log.write(chunk)
+            log.flush()
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            for raw in lines:
+                line = raw.decode("utf-8", "replace").rstrip("\r")
+                if pending_save is not None:  # any later line means the save is complete
+                    saves.append(pending_save)
+                    pending_save = None
+                m = SAVING_RE.match(line)
+                if m:
+                    pending_save, save_started = Path(m.group(1)), time.monotonic()
+                    continue
+                m = OPEN_ERROR_RE.match(line)
+                if m:
+                    errors.append(m.group(1))
+                    continue
+                it = parse(line)
+                if it is not None:
+                    last = it.iteration
+                    on_iteration(it)
+    os.close(master)
+    rc = proc.wait()
+    if pending_save is not None and rc == 0 and not interrupted:
+        saves.append(pending_save)  # darknet's last save (final weights) ends the output
+    return EngineOutcome(rc, last, saves, errors, interrupted)
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    engine: str
+    iterations: int
+    bundle: Path
+    weights: Path
+    final_loss: float | None
+    final_avg_loss: float | None
+    seconds_per_iteration: float | None
+
+
+class Run:
+    """A run folder and the steps to start, resume and finish it."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.dir = run_dir
+        self.settings_path = run_dir / "run.json"
+        self.cfg_path = run_dir / "train.cfg"
+        self.data_path = run_dir / "obj.data"
+        self.backup = run_dir / "backup"
+        self.log = run_dir / "train.log"
+        self.loss_csv = run_dir / "loss.csv"
+        self.bundle = run_dir / "bundle"
+
+    # --- setting up -------------------------------------------------------------------------
+    def create(self, settings: RunSettings) -> None:
+        if self.settings_path.exists():
+            raise RunError(f"{self.dir} already holds a run ({self.settings_path}); continue it with "
+                           f"`gunwatch train run {self.dir} --resume` or choose another folder")
+        if settings.engine not in ENGINES:
+            raise RunError(f"engine {settings.engine!r}: choose one of {', '.join(ENGINES)}")
+        sections = training_cfg(settings)
+        data = read_data_file(Path(settings.data))
+        classes = cfg_classes(sections)
+        if classes != {int(data["classes"])}:
+            raise RunError(f"{settings.cfg} detects {sorted(classes)} classes but {settings.data} has "
+                           f"classes={data['classes']}; make a cfg for it with `gunwatch train config`")
+        self._check_images(Path(settings.data), data, settings.engine)
+        if settings.weights is not None and not Path(settings.weights).is_file():
+            raise RunError(f"{settings.weights}: no such weights file")
+        if settings.weights and settings.weights_cfg is None:
+            found = find_weights_cfg(Path(settings.weights))
+            settings.weights_cfg = str(found) if found else None
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.backup.mkdir(exist_ok=True)
+        write_cfg(sections, self.cfg_path)
+        write_cfg(inference_cfg(sections), self.dir / "model.cfg")
+        lines = {**data, "backup": str(self.backup.absolute())}
+        self.data_path.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
+        settings.save(self.settings_path)
+
+    @staticmethod
+    def _check_images(data_path: Path, data: dict[str, str], engine: str) -> None:
+        train = read_list_file(Path(data["train"]))
+        if not train:
+            raise RunError(f"{data['train']}: the training list is empty")
+        if engine != "darknet":
+            return
+        missing = [p for p in train if not Path(darknet_label_path(p)).is_file()]
+        if missing:
+            raise RunError(
+                f"{data['train']}: darknet would find no labels for {len(missing)} of {len(train)} "
+                f"images, e.g. {missing[0]} -> {darknet_label_path(missing[0])} (darknet replaces the "
+                "first 'images' in the path by 'labels' and .jpg/.png by .txt); keep the data set "
+                "out of folders whose names contain 'images' or 'raw' above its images/ folder")
+
+    def settings(self) -> RunSettings:
+        if not self.settings_path.exists():
+            raise RunError(f"{self.dir}: no run to resume (no run.json); start one with "
+                           "--data, --cfg and --weights")
+        return RunSettings.load(self.settings_path)
+
+    def sections(self) -> list[Section]:
+        return read_cfg(self.cfg_path)
+
+    def max_batches(self) -> int:
+        return self.sections()[0].get_int("max_batches", 0)
+
+    def set_iterations(self, iterations: int) -> None:
+        """Resume with another iteration count (a longer run continues the same one)."""
+        settings = self.settings()
+        settings.iterations = iterations
+        # re-derive from the trained cfg, so only max_batches and its schedule change
+        updated = training_cfg(RunSettings(engine=settings.engine, data=settings.data,
+                                           cfg=str(self.cfg_path), iterations=iterations))
+        write_cfg(updated, self.cfg_path)
+        write_cfg(inference_cfg(updated), self.dir / "model.cfg")
+        settings.save(self.settings_path)
+
+    # --- checkpoints and loss log -------------------------------------------------------------
+    def checkpoint(self) -> Checkpoint | None:
+        settings = self.settings()
+        if settings.engine == "torch":
+            return self._torch_checkpoint()
+        return latest_checkpoint(self.backup, cfg_base(self.cfg_path), self.sections())
+
+    def _torch_checkpoint(self) -> Checkpoint | None:
+        weights, state = self.dir / "last.weights", self.dir / "last.pt"
+        if not (weights.is_file() and state.is_file()):
+            return None
+        sections = self.sections()
+        with open(weights, "rb") as fh:
+            header, _ = read_header(fh.read(20))
+        if weights.stat().st_size != expected_size(conv_specs(sections), header):
+            raise RunError(f"{weights}: cut short (the trainer was killed while saving it); "
+                           f"delete {weights} and {state} to start over")
+        return Checkpoint(weights, header.seen // max(1, sections[0].get_int("batch", 1)))
+
+    def trim_loss(self, upto: int) -> None:
+        """Drop logged batches after the checkpoint: the resumed engine redoes them."""
+        header = "iteration,loss,avg_loss,rate,seconds,images\n"
+        if not self.loss_csv.exists():
+            self.loss_csv.write_text(header)
+            return
+        rows = self.loss_csv.read_text().splitlines()[1:]
+        keep = [r for r in rows if r and int(r.split(",")[0]) <= upto]
+        self.loss_csv.write_text(header + "".join(r + "\n" for r in keep))
+
+    # --- training ---------------------------------------------------------------------------
+    def train(self, *, resume: bool, bar_stream: TextIO | None = None, bar_tty: bool | None = None,
+              label: str | None = None) -> RunResult:
+        settings = self.settings()
+        checkpoint = self.checkpoint() if resume else None
+        start = checkpoint.iteration if checkpoint else 0
+        total = self.max_batches()
+        if resume and start >= total and self._final_weights(settings).is_file():
+            return self.finish(settings)
+        if settings.engine == "darknet":  # torch_train trims its own loss.csv on --resume
+            self.trim_loss(start)
+        bar = TrainBar(total, label or settings.engine, bar_stream, bar_tty)
+        if checkpoint:
+            bar.message(f"resuming at iteration {start} from {checkpoint.path}")
+        if settings.engine == "darknet":
+            argv, parse = self._darknet_argv(settings, checkpoint), parse_iteration
+        else:
+            argv = self._torch_argv(settings, resume=checkpoint is not None)
+            batch = self.sections()[0].get_int("batch", 1)
+
+            def parse(line: str) -> Iteration | None:
+                return parse_torch_iteration(line, batch)
+        with open(self.log, "a") as log:
+            log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} start at iteration {start}: "
+                      f"{' '.join(argv)}\n")
+        loss_fh = open(self.loss_csv, "a")
+
+        def on_iteration(it: Iteration) -> None:
+            if settings.engine == "darknet":  # torch_train writes loss.csv itself
+                loss_fh.write(f"{it.iteration},{it.loss:.6g},{it.avg_loss:.6g},{it.rate:.6g},"
+                              f"{it.seconds:.4f},{it.images}\n")
+                loss_fh.flush()
+            bar.update(it)
+        try:
+            with _StopRequest() as stop:
+                outcome = drive(argv, self.dir, self.log, on_iteration, parse, stop)
+        finally:
+            loss_fh.close()
+            bar.close()
+        if outcome.interrupted:
+            done = self.checkpoint()
+            raise Interrupted(self.dir, outcome.last_iteration, done.iteration if done else None)
+        if outcome.open_errors:
+            raise RunError(f"darknet could not open {outcome.open_errors[0]} (see {self.log})")
+        if not self._final_weights(settings).is_file():
+            raise RunError(f"{settings.engine} stopped (exit status {outcome.returncode}) before "
+                           f"writing {self._final_weights(settings)}; the end of {self.log} says why")
+        return self.finish(settings)
+
+    def _final_weights(self, settings: RunSettings) -> Path:
+        if settings.engine == "darknet":
+            return self.backup / f"{cfg_base(self.cfg_path)}_final.weights"
+        return self.dir / "final.weights"
+
+    def _pretrained(self, settings: RunSettings) -> Path | None:
+        """The weights darknet starts from: the given file, or its backbone cut by `darknet partial`
+        where the cfgs part (pjreddie reads weights in order without checking their shapes)."""
+        if not settings.weights:
+            return None
+        weights = Path(settings.weights)
+        target = self.sections()
+        if settings.weights_cfg is None:
+            if weights.stat().st_size > expected_size(conv_specs(target)):
+                raise RunError(f"{weights} holds more weights than {settings.cfg} has: it was saved "
+                               "for another cfg; name that cfg with --weights-cfg")
+            return weights
+        source = read_cfg(settings.weights_cfg)
+        cut = backbone_cut(source, target)
+        if cut is None:
+            return weights
+        if cut == 0:
+            raise RunError(f"{weights} ({settings.weights_cfg}) shares no layer with {settings.cfg}")
+        out = self.dir / "pretrained" / f"{weights.stem}.conv.{cut}"
+        if not out.is_file():
+            out.parent.mkdir(exist_ok=True)
+            argv = [settings.darknet, "partial", settings.weights_cfg, str(weights), str(out), str(cut)]
+            with open(self.log, "a") as log:
+                log.write(f"\n=== {' '.join(argv)}\n")
+                log.flush()
+                try:
+                    rc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir).returncode
+                except OSError as exc:
+                    raise EngineUnavailable(f"cannot run {settings.darknet}: {exc.strerror} "
+                                            "(apt-get install darknet, or pass --darknet PATH)") from exc
+            if rc != 0 or not out.is_file():
+                raise RunError(f"`darknet partial` failed (exit status {rc}); see {self.log}")
+        return out
+
+    def _darknet_argv(self, settings: RunSettings, checkpoint: Checkpoint | None) -> list[str]:
+        if shutil.which(settings.darknet) is None:
+            raise EngineUnavailable(f"darknet CLI {settings.darknet!r} not found (apt-get install "
+                                    "darknet, or pass --darknet PATH)")
+        argv = [settings.darknet, "detector", "train", str(self.data_path.absolute()),
+                str(self.cfg_path.absolute())]
+        if checkpoint is not None:
+            return argv + [str(checkpoint.path.absolute())]
+        pretrained = self._pretrained(settings)
+        # -clear zeroes the pretrained file's batch count, so the schedule starts at batch 0
+        return argv + ([str(pretrained.absolute()), "-clear"] if pretrained else [])
+
+    def _torch_argv(self, settings: RunSettings, resume: bool) -> list[str]:
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
+            raise EngineUnavailable("the torch engine needs PyTorch, which is not installed: "
+                                    "pip install torch (or use --engine darknet)")
+        data = read_data_file(self.data_path)
+        net = self.sections()[0]
+        batch = net.get_int("batch", 64)
+        total = net.get_int("max_batches", 1)
+        argv = [sys.executable, "-u", "-m", "gunwatch.training.torch_train", "--cfg", str(self.cfg_path),
+                "--train", data["train"], "--out", str(self.dir), "--iterations", str(total),
+                "--batch", str(batch),
+                "--micro-batch", str(max(1, batch // max(1, net.get_int("subdivisions", 1)))),
+                "--img-size", str(net.get_int("width", 416)), "--lr", str(net.get_float("learning_rate", 0.001)),
+                "--burn-in", str(net.get_int("burn_in", 0)), "--threads", str(settings.threads),
+                "--seed", str(settings.seed), "--print-every", "1", "--checkpoint-minutes", "1",
+                "--eval-every", str(max(1, min(200, total)))]
+        if data.get("valid"):
+            argv += ["--valid", data["valid"]]
+        if resume:
+            argv.append("--resume")
+        elif settings.weights:
+            argv += ["--weights", settings.weights]
+            if settings.weights_cfg:
+                argv += ["--weights-cfg", settings.weights_cfg]
+        for key, value in settings.extra.get("torch_args", {}).items():
+            argv += [f"--{key}", str(value)]
+        return argv
+
+    # --- results ----------------------------------------------------------------------------
+    def finish(self, settings: RunSettings) -> RunResult:
+        """loss.png, and the model bundle holding the chosen weights."""
+        from . import bundle as bundle_mod
+
+        loss = self.loss_rows()
+        if loss:
+            bundle_mod.plot_loss(self.loss_csv, self.dir / "map.csv", self.dir / "loss.png")
+        if settings.engine == "darknet":
+            weights = self._final_weights(settings)
+            metrics = {"valid_map50": None, "selected": "final"}
+        else:
+            best = self.dir / "best.weights"
+            weights = best if best.is_file() else self._final_weights(settings)
+            metrics = {"selected": "best valid mAP@0.50" if best.is_file() else "final"}
+        final_loss = loss[-1][1] if loss else None
+        final_avg = loss[-1][2] if loss else None
+        secs = [r[3] for r in loss if r[3] is not None and math.isfinite(r[3])]
+        spi = sum(secs) / len(secs) if secs else None
+        metrics.update({"final_loss": final_loss, "final_avg_loss": final_avg})
+        names = [n.strip() for n in Path(read_data_file(self.data_path)["names"]).read_text().splitlines()
+                 if n.strip()]
+        architecture = Path(settings.weights_cfg or settings.cfg).stem
+        provenance = {"engine": settings.engine, "iterations": self.max_batches(), "data": settings.data,
+                      "cfg": settings.cfg, "pretrained": settings.weights,
+                      "weights_file": str(weights.relative_to(self.dir))}
+        argv = ["--run", str(self.dir), "--out", str(self.bundle), "--name", settings.name or self.dir.name,
+                "--classes", *names, "--architecture", architecture,
+                "--weights", str(weights.relative_to(self.dir)),
+                "--metrics", json.dumps(metrics), "--provenance", json.dumps(provenance)]
+        import contextlib
+        import io
+
+        with contextlib.redirect_stdout(io.StringIO()):  # bundle.main prints the card; we don't
+            bundle_mod.main(argv)
+        return RunResult(self.dir, settings.engine, self.max_batches(), self.bundle, weights,
+                         final_loss, final_avg, spi)
+
+    def loss_rows(self) -> list[tuple[int, float, float, float | None]]:
+        if not self.loss_csv.exists():
+            return []
+        with open(self.loss_csv, newline="") as fh:
+            return [(int(r["iteration"]), float(r["loss"]), float(r["avg_loss"]),
+                     float(r["seconds"]) if r.get("seconds") else None) for r in csv.DictReader(fh)]
+
+
+def start_or_resume(run_dir: Path, settings: RunSettings | None, *, resume: bool,
+                    iterations: int | None = None, bar_stream: TextIO | None = None,
+                    bar_tty: bool | None = None, label: str | None = None) -> RunResult:
+    """`gunwatch train run` in one call: create the run (settings given) or continue it."""
+    run = Run(run_dir)
+    if resume:
+        if iterations is not None and iterations != run.max_batches():
+            run.set_iterations(iterations)
+    else:
+        if settings is None:
+            raise RunError("a new run needs its settings (--data, --cfg, --weights)")
+        run.create(settings)
+    return run.train(resume=resume, bar_stream=bar_stream, bar_tty=bar_tty, label=label)
