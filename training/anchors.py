@@ -9,8 +9,9 @@ pixels as darknet prints them.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -25,11 +26,11 @@ DEFAULT_ANCHORS: dict[str, list[tuple[int, int]]] = {
 }
 
 
-def box_sizes(label_files: Iterable[Path], width: int, height: int) -> np.ndarray:
-    """(N, 2) float64 width/height in network pixels of every box in the YOLO label files
-    (boxes of zero size are left out: they cannot be matched by any anchor)."""
-    rows = [read_labels(Path(p))[:, 3:5] for p in label_files]
-    wh = np.concatenate(rows).astype(np.float64) if rows else np.zeros((0, 2))
+def box_sizes(labels: Iterable[np.ndarray], width: int, height: int) -> np.ndarray:
+    """(N, 2) float64 width/height in network pixels of every box of the (M, 5) YOLO label
+    arrays (boxes of zero size are left out: no anchor can match them)."""
+    rows = [np.asarray(lab, np.float64).reshape(-1, 5)[:, 3:5] for lab in labels]
+    wh = np.concatenate(rows) if rows else np.zeros((0, 2))
     wh = wh * np.array([width, height], np.float64)
     return wh[(wh[:, 0] > 0) & (wh[:, 1] > 0)]
 
@@ -90,3 +91,27 @@ def rounded(anchors: np.ndarray) -> list[tuple[int, int]]:
 def format_anchors(anchors: Iterable[tuple[float, float]]) -> str:
     """darknet's calc_anchors text: ``%3.0f,%3.0f`` pairs joined by ", "."""
     return ", ".join(f"{w:3.0f},{h:3.0f}" for w, h in anchors)
+
+
+@dataclass(frozen=True)
+class AnchorFit:
+    anchors: list[tuple[int, int]]  # whole pixels, sorted by area
+    images: int
+    boxes: int
+    avg_iou: float                  # of the fitted (rounded) anchors, 0..1
+    default_iou: float              # of the stock cfg's anchors on the same boxes
+    classes_seen: int               # highest class id in the labels + 1
+
+
+def fit_anchors(label_files: Sequence[Path], arch: str, width: int, height: int,
+                seed: int = 0) -> AnchorFit:
+    """Anchors for ``arch`` (as many as its stock cfg has) from the boxes in ``label_files``."""
+    labels = [read_labels(Path(p)) for p in label_files]
+    sizes = box_sizes(labels, width, height)
+    if not len(sizes):
+        raise ValueError(f"no boxes in the {len(label_files)} label files: cannot fit anchors")
+    k = len(DEFAULT_ANCHORS[arch])
+    anchors = rounded(kmeans_anchors(sizes, k, seed))
+    top = max((int(lab[:, 0].max()) for lab in labels if len(lab)), default=-1)
+    return AnchorFit(anchors, len(labels), len(sizes), mean_best_iou(sizes, anchors),
+                     mean_best_iou(sizes, DEFAULT_ANCHORS[arch]), top + 1)
