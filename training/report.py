@@ -17,6 +17,7 @@ both axes are scaled, so it equals the IoU in pixels.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -183,12 +184,25 @@ def _relative(detection, names_index: dict[str, int], width: float, height: floa
             ((b.x + b.w / 2) / width, (b.y + b.h / 2) / height, b.w / width, b.h / height))
 
 
-def evaluate_model(model_ref, images_with_labels: Sequence[tuple[Path, Path]], backend: str = "auto", *,
-                   thresh: float = MAP_THRESH, nms: float = MAP_NMS, conf_thresh: float = CONF_THRESH,
-                   darknet_lib: str | None = None, progress: bool | None = None) -> dict:
-    """Run a model through a gunwatch detector backend over (image, YOLO label) pairs and score
-    it like darknet's map. ``model_ref``: a ModelBundle, or what `--model` takes (None: the
-    default model). ``progress``: None shows a bar on stderr when it is a terminal. An image
+@dataclass
+class Collected:
+    """What a model found in a set of labelled pictures, ready for `score_detections`."""
+
+    detections: list[list[Det]]
+    truths: list[np.ndarray]
+    failed: list[list[str]]   # [path, reason] of pictures left out
+    names: list[str]
+    model: str
+    backend: str
+    seconds: float
+
+
+def collect_detections(model_ref, images_with_labels: Sequence[tuple[Path, Path]], backend: str = "auto",
+                       *, thresh: float = MAP_THRESH, nms: float = MAP_NMS, darknet_lib: str | None = None,
+                       progress: bool | None = None) -> Collected:
+    """Run a model through a gunwatch detector backend over (image, YOLO label) pairs.
+    ``model_ref``: a ModelBundle, or what `--model` takes (None: the default model).
+    ``progress``: None shows a bar on stderr when it is a terminal. A picture or label file
     that cannot be read is left out and listed in ``failed``."""
     from gunwatch import inputs
     from gunwatch.detectors.base import DetectorSettings
@@ -200,9 +214,7 @@ def evaluate_model(model_ref, images_with_labels: Sequence[tuple[Path, Path]], b
     detector = create_detector(backend, model, DetectorSettings(confidence=thresh, nms=nms),
                                library=darknet_lib)
     names_index = {name: i for i, name in enumerate(model.names)}
-    detections: list[list[Det]] = []
-    truths: list[np.ndarray] = []
-    failed: list[list[str]] = []
+    out = Collected([], [], [], list(model.names), model.name, detector.name, 0.0)
     bar = Progress(len(images_with_labels), "eval", enabled=progress)
     started = time.perf_counter()
     try:
@@ -213,16 +225,27 @@ def evaluate_model(model_ref, images_with_labels: Sequence[tuple[Path, Path]], b
                 image, (sx, sy) = inputs.read_image(str(image_path), model.meta.input)
                 labels = read_labels(Path(label_path))
             except ValueError as exc:
-                failed.append([str(image_path), str(exc)])
+                out.failed.append([str(image_path), str(exc)])
                 continue
             height, width = image.shape[0] * sy, image.shape[1] * sx
             found = [d.scaled(sx, sy) for d in detector.detect(image)]
-            detections.append([_relative(d, names_index, width, height) for d in found])
-            truths.append(labels)
+            out.detections.append([_relative(d, names_index, width, height) for d in found])
+            out.truths.append(labels)
     finally:
         bar.close()
         detector.close()
-    result = score_detections(detections, truths, model.names, conf_thresh)
-    result.update({"model": model.name, "backend": detector.name, "thresh": thresh, "nms": nms,
-                   "seconds": round(time.perf_counter() - started, 1), "failed": failed})
+    out.seconds = round(time.perf_counter() - started, 1)
+    return out
+
+
+def evaluate_model(model_ref, images_with_labels: Sequence[tuple[Path, Path]], backend: str = "auto", *,
+                   thresh: float = MAP_THRESH, nms: float = MAP_NMS, conf_thresh: float = CONF_THRESH,
+                   darknet_lib: str | None = None, progress: bool | None = None) -> dict:
+    """`collect_detections` then `score_detections`: darknet's map figures of a model on
+    (image, YOLO label) pairs, plus model, backend, thresh, nms, seconds and failed."""
+    got = collect_detections(model_ref, images_with_labels, backend, thresh=thresh, nms=nms,
+                             darknet_lib=darknet_lib, progress=progress)
+    result = score_detections(got.detections, got.truths, got.names, conf_thresh)
+    result.update({"model": got.model, "backend": got.backend, "thresh": thresh, "nms": nms,
+                   "seconds": got.seconds, "failed": got.failed})
     return result
