@@ -6,13 +6,15 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
+from pathlib import Path
 
 from . import registry
 from .alerts.sink import AlertSink
-from .config import GunwatchConfig
+from .config import GunwatchConfig, load_config
 from .detectors.base import Detector, DetectorSettings
 from .detectors.select import create_detector
-from .errors import ConfigError
+from .errors import ConfigError, GunwatchError
 from .metrics import MetricsServer
 from .model import ModelBundle, load_model
 from .pipeline.confirm import Confirmer
@@ -25,16 +27,27 @@ log = logging.getLogger(__name__)
 
 
 class App:
-    def __init__(self, config: GunwatchConfig, extra_sinks: list[Sink] | None = None):
-        self.config = config
+    def __init__(self, config: GunwatchConfig, extra_sinks: list[Sink] | None = None,
+                 config_path: Path | None = None):
+        """`config_path`: the file SIGHUP re-reads (None: SIGHUP is ignored, e.g. for the demo,
+        whose extra sinks cannot be reopened)."""
+        self.config, self.config_path = config, config_path
+        self.extra_sinks = list(extra_sinks or [])
         self.model: ModelBundle = self.init_model()
         self.detector: Detector = self.init_detector()
-        self.sources: list[Source] = self.init_sources()
         self.alerts: AlertSink | None = None
-        self.sinks: list[Sink] = self.init_sinks() + list(extra_sinks or [])
-        self.runner = self.init_runner()
+        self.build_pipeline()
         self._done = threading.Event()
+        self._reload = threading.Event()
+        self._wake = threading.Event()
         self.metrics: MetricsServer | None = None
+
+    def build_pipeline(self) -> None:
+        """Sources, sinks and runner from self.config (the detector is built separately: it is
+        the slow part, and a reload keeps it when the detector section is unchanged)."""
+        self.sources: list[Source] = self.init_sources()
+        self.sinks: list[Sink] = self.init_sinks() + self.extra_sinks
+        self.runner = self.init_runner()
 
     def init_model(self) -> ModelBundle:
         return load_model(self.config.detector.model)
@@ -82,22 +95,89 @@ class App:
                       snapshot_dir=self.config.state_dir / "snapshots")
 
     def run(self, duration: float | None = None) -> None:
-        """Run until SIGTERM/SIGINT (or for `duration` seconds), then stop cleanly."""
+        """Run until SIGTERM/SIGINT (or for `duration` seconds), then stop cleanly; SIGHUP
+        reloads the config file."""
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, lambda *_: self._done.set())
-        if self.config.metrics.enabled:
-            self.metrics = MetricsServer(self.config.metrics, self.runner, self.alert_metrics)
-            self.metrics.start()
+                signal.signal(sig, lambda *_: self.request_stop())
+            if self.config_path is not None:
+                signal.signal(signal.SIGHUP, lambda *_: self.request_reload())
+        self.start_metrics()
         self.runner.start()
         log.info("gunwatch running: %d sources, detector=%s, model=%s", len(self.sources),
                  self.detector.name, self.model.name)
-        self._done.wait(duration)
+        deadline = None if duration is None else time.monotonic() + duration
+        while not self._done.is_set():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                break
+            # Signal handlers only set events: the reload itself runs here, outside the handler.
+            self._wake.wait(left)
+            self._wake.clear()
+            if self._reload.is_set() and not self._done.is_set():
+                self._reload.clear()
+                self.reload()
         self.stop()
 
+    def start_metrics(self) -> None:
+        if self.config.metrics.enabled:
+            self.metrics = MetricsServer(self.config.metrics, self.runner, self.alert_metrics)
+            self.metrics.start()
+
     def request_stop(self) -> None:
-        """Ask a running `run()` to return (from another thread)."""
+        """Ask a running `run()` to return (from another thread or a signal handler)."""
         self._done.set()
+        self._wake.set()
+
+    def request_reload(self) -> None:
+        """Ask a running `run()` to reload the config file (what SIGHUP does)."""
+        self._reload.set()
+        self._wake.set()
+
+    def reload(self) -> bool:
+        """Re-read the config file and rebuild the pipeline from it. A file that does not load
+        changes nothing. Queued alerts live in the outbox on disk: the old alert worker stops
+        after its current attempt and the new one picks the queue up; frames waiting for the
+        detector at that moment are dropped (the sources deliver fresh ones)."""
+        try:
+            new = load_config(self.config_path)
+            same_detector = new.detector == self.config.detector
+            model = self.model if same_detector else load_model(new.detector.model)
+            old = (self.config, self.model, self.detector)
+            self.config, self.model = new, model
+            if not same_detector:
+                try:
+                    self.detector = self.init_detector()
+                except GunwatchError:
+                    self.config, self.model = old[0], old[1]
+                    raise
+        except GunwatchError as exc:
+            log.error("reload of %s failed, still running the previous config: %s", self.config_path, exc)
+            return False
+        self.runner.stop()
+        try:
+            self.build_pipeline()
+        except GunwatchError as exc:
+            log.error("reload of %s failed, back to the previous config: %s", self.config_path, exc)
+            if self.detector is not old[2]:
+                self.detector.close()
+            self.config, self.model, self.detector = old
+            self.build_pipeline()
+            self.runner.start()
+            return False
+        if self.detector is not old[2]:
+            old[2].close()
+        self.runner.start()
+        if self.metrics and new.metrics == old[0].metrics:
+            self.metrics.runner = self.runner
+        else:
+            if self.metrics:
+                self.metrics.stop()
+                self.metrics = None
+            self.start_metrics()
+        log.info("reloaded %s: %d sources, detector=%s, model=%s", self.config_path,
+                 len(self.sources), self.detector.name, self.model.name)
+        return True
 
     def stop(self) -> None:
         if self.metrics:

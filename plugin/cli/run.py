@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..app import App
-from ..config import load_config
+from ..config import DEFAULT_PATHS, load_config
 
 DESCRIPTION = """\
 Run gunwatch as a service: watch every source in the config file (recorder events, snapshot
 folders, streams), detect guns, confirm them over several frames, and hand incidents to the
 sinks (incident log under state_dir, alerts, recorder write-back). Stops cleanly on SIGTERM or
-Ctrl-C."""
+Ctrl-C. SIGHUP (systemctl reload gunwatch) re-reads the config file: a valid file replaces the
+running pipeline (the detector is kept when its section is unchanged; queued alerts stay in the
+outbox and go on), an invalid one is logged with the key at fault and the old config keeps
+running. Logs go to stderr, one line per event (journald keeps them under systemd)."""
 
 EXAMPLES = """\
 examples:
   gunwatch run --config /etc/gunwatch/gunwatch.yml
   gunwatch run --config demo.yml --for 60
+  kill -HUP PID                      reload the config (systemd: systemctl reload gunwatch)
 
 exit status: 0 stopped cleanly, 2 config error (the message names the key), 3 no backend."""
 
@@ -32,5 +37,6 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    App(load_config(args.config)).run(args.duration)
+    path = Path(args.config) if args.config else next((p for p in DEFAULT_PATHS if p.exists()), None)
+    App(load_config(path), config_path=path).run(args.duration)
     return 0
