@@ -1,4 +1,5 @@
 """Read darknet .cfg files and check a weights file against them before darknet sees either.
+The one cfg parser of gunwatch: the training tools (gunwatch.training.darknet_cfg) build on it.
 
 darknet's parsers call exit() on a missing file or unknown section, and pjreddie's loader reads
 weights of the wrong shape without complaint (80-class COCO weights into a 1-class cfg give
@@ -20,40 +21,94 @@ LAYER_TYPES_WITHOUT_WEIGHTS = {
 }
 
 
+class CfgError(ConfigError, ValueError):
+    """A cfg darknet would not accept; the message names the file and line."""
+
+
 @dataclass
 class Section:
+    """One ``[kind]`` block of a cfg with its options in file order (``type`` is the same as
+    ``kind``, the name the training tools use)."""
+
     kind: str
     options: dict[str, str] = field(default_factory=dict)
     line: int = 0
 
+    @property
+    def type(self) -> str:
+        return self.kind
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self.options.get(key, default)
+
     def int(self, key: str, default: int) -> int:
         return int(self.options.get(key, default))
 
+    get_int = int
 
-def read_cfg(path: str | os.PathLike) -> list[Section]:
+    def get_float(self, key: str, default: float) -> float:
+        return float(self.options.get(key, default))
+
+    def get_ints(self, key: str) -> list[int]:
+        return [int(v) for v in self.options.get(key, "").split(",") if v.strip()]
+
+    def get_floats(self, key: str) -> list[float]:
+        return [float(v) for v in self.options.get(key, "").split(",") if v.strip()]
+
+
+def parse_cfg_text(text: str, source: str = "<cfg>") -> list[Section]:
+    """Parse cfg text as darknet's read_cfg does: every whitespace character removed, lines
+    starting with '#' or ';' skipped. A '#' or ';' later in a line starts a comment too (darknet
+    would keep it in the value, where atoi/atof happen to stop at it)."""
     sections: list[Section] = []
-    try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read model cfg ({exc.strerror})") from exc
     for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.split("#", 1)[0].split(";", 1)[0].strip()
+        line = "".join(raw.split("#", 1)[0].split(";", 1)[0].split())
         if not line:
             continue
         if line.startswith("["):
             if not line.endswith("]"):
-                raise ConfigError(f"{path}:{number}: malformed section header {raw.strip()!r}")
-            sections.append(Section(line[1:-1].strip().lower(), line=number))
+                raise CfgError(f"{source}:{number}: malformed section header {raw.strip()!r}")
+            sections.append(Section(line[1:-1].lower(), line=number))
         elif "=" in line:
             if not sections:
-                raise ConfigError(f"{path}:{number}: option before the first [section]")
+                raise CfgError(f"{source}:{number}: option {raw.strip()!r} before any [section]")
             key, value = line.split("=", 1)
-            sections[-1].options[key.strip()] = value.strip()
+            sections[-1].options[key] = value
         else:
-            raise ConfigError(f"{path}:{number}: expected `key=value`, got {raw.strip()!r}")
+            raise CfgError(f"{source}:{number}: expected `key=value`, got {raw.strip()!r}")
     if not sections or sections[0].kind not in ("net", "network"):
-        raise ConfigError(f"{path}: a darknet cfg must start with a [net] section")
+        raise CfgError(f"{source}: a darknet cfg must start with a [net] section")
     return sections
+
+
+def read_cfg(path: str | os.PathLike) -> list[Section]:
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read model cfg ({exc.strerror})") from exc
+    return parse_cfg_text(text, str(path))
+
+
+def layer_output_channels(sections: list[Section], path: str | os.PathLike = "cfg") -> list[int]:
+    """Output channels of every layer, as darknet computes them while building the network."""
+    channels = sections[0].int("channels", 3)
+    out: list[int] = []
+    for index, section in enumerate(sections[1:]):
+        c_in = out[-1] if out else channels
+        if section.kind in ("convolutional", "conv"):
+            c_out = section.int("filters", 1)
+        elif section.kind == "route":
+            idx = [r if r >= 0 else index + r for r in section.get_ints("layers")]
+            c_out = sum(out[i] for i in idx) // section.int("groups", 1)
+        elif section.kind in ("connected", "local", "rnn", "lstm", "gru", "crnn", "deconvolutional"):
+            raise CfgError(f"{path}:{section.line}: [{section.kind}] layers are not supported "
+                           "by gunwatch's model check; use a YOLO detection cfg")
+        elif section.kind in LAYER_TYPES_WITHOUT_WEIGHTS:
+            c_out = c_in
+        else:
+            raise CfgError(f"{path}:{section.line}: unknown darknet layer [{section.kind}]")
+        out.append(c_out)
+    return out
 
 
 def input_size(sections: list[Section]) -> tuple[int, int]:
@@ -67,33 +122,17 @@ def output_classes(sections: list[Section]) -> set[int]:
 
 def expected_weight_floats(sections: list[Section], path: str | os.PathLike = "cfg") -> int:
     """Number of float32 values a weights file must hold for this cfg (after its header)."""
-    channels = [sections[0].int("channels", 3)]
-    out_channels: list[int] = []  # per layer, to resolve routes
+    outs = layer_output_channels(sections, path)
     total = 0
-    for layer_index, section in enumerate(sections[1:]):
-        c_in = channels[-1]
-        if section.kind in ("convolutional", "conv"):
-            filters = section.int("filters", 1)
-            size = section.int("size", 1)
-            groups = section.int("groups", 1)
-            total += filters  # biases (or batch-norm beta)
-            if section.int("batch_normalize", 0):
-                total += 3 * filters  # scales, rolling mean, rolling variance
-            total += filters * (c_in // groups) * size * size
-            c_out = filters
-        elif section.kind == "route":
-            refs = [int(v) for v in section.options["layers"].split(",")]
-            idx = [r if r >= 0 else layer_index + r for r in refs]
-            c_out = sum(out_channels[i] for i in idx) // section.int("groups", 1)
-        elif section.kind in ("connected", "local", "rnn", "lstm", "gru", "crnn", "deconvolutional"):
-            raise ConfigError(f"{path}:{section.line}: [{section.kind}] layers are not supported "
-                              "by gunwatch's model check; use a YOLO detection cfg")
-        elif section.kind in LAYER_TYPES_WITHOUT_WEIGHTS:
-            c_out = c_in
-        else:
-            raise ConfigError(f"{path}:{section.line}: unknown darknet layer [{section.kind}]")
-        out_channels.append(c_out)
-        channels.append(c_out)
+    for index, section in enumerate(sections[1:]):
+        if section.kind not in ("convolutional", "conv"):
+            continue
+        c_in = outs[index - 1] if index else sections[0].int("channels", 3)
+        filters, size = section.int("filters", 1), section.int("size", 1)
+        total += filters  # biases (or batch-norm beta)
+        if section.int("batch_normalize", 0):
+            total += 3 * filters  # scales, rolling mean, rolling variance
+        total += filters * (c_in // section.int("groups", 1)) * size * size
     return total
 
 

@@ -1,68 +1,16 @@
-"""Parse, write and adapt darknet .cfg files (no torch needed)."""
+"""Write and adapt darknet .cfg files (no torch needed). Parsing is gunwatch.darknet.cfg's,
+the one parser the plugin and the training tools share; its names are re-exported here."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from ..darknet.cfg import CfgError, Section, layer_output_channels, parse_cfg_text, read_cfg
 
-@dataclass
-class Section:
-    """One ``[type]`` block of a darknet cfg with its options in file order."""
-
-    type: str
-    options: dict[str, str] = field(default_factory=dict)
-
-    def get(self, key: str, default: str | None = None) -> str | None:
-        return self.options.get(key, default)
-
-    def get_int(self, key: str, default: int) -> int:
-        value = self.options.get(key)
-        return default if value is None else int(value)
-
-    def get_float(self, key: str, default: float) -> float:
-        value = self.options.get(key)
-        return default if value is None else float(value)
-
-    def get_ints(self, key: str) -> list[int]:
-        value = self.options.get(key, "")
-        return [int(v) for v in value.split(",") if v.strip()]
-
-    def get_floats(self, key: str) -> list[float]:
-        value = self.options.get(key, "")
-        return [float(v) for v in value.split(",") if v.strip()]
-
-
-class CfgError(ValueError):
-    """A cfg file that darknet would not accept, with file and line in the message."""
-
-
-def parse_cfg_text(text: str, source: str = "<cfg>") -> list[Section]:
-    """Parse cfg text the way darknet's read_cfg does (whitespace removed, '#'/';' comments)."""
-    sections: list[Section] = []
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        line = "".join(raw.split())  # darknet strips every whitespace character
-        if not line or line[0] in "#;":
-            continue
-        if line[0] == "[":
-            if not line.endswith("]"):
-                raise CfgError(f"{source}:{lineno}: unterminated section header {raw.strip()!r}")
-            sections.append(Section(line[1:-1]))
-            continue
-        if "=" not in line:
-            raise CfgError(f"{source}:{lineno}: expected key=value, got {raw.strip()!r}")
-        if not sections:
-            raise CfgError(f"{source}:{lineno}: option {raw.strip()!r} before any [section]")
-        key, value = line.split("=", 1)
-        sections[-1].options[key] = value
-    if not sections or sections[0].type not in ("net", "network"):
-        raise CfgError(f"{source}: the first section must be [net]")
-    return sections
-
-
-def read_cfg(path: str | Path) -> list[Section]:
-    path = Path(path)
-    return parse_cfg_text(path.read_text(), str(path))
+__all__ = ["CfgError", "ConvSpec", "Section", "conv_specs", "copy_sections", "format_cfg",
+           "inference_cfg", "layer_output_channels", "layer_sections", "make_n_class_cfg",
+           "parse_cfg_text", "read_cfg", "write_cfg", "yolo_layers"]
 
 
 def format_cfg(sections: Iterable[Section]) -> str:
@@ -92,37 +40,13 @@ class ConvSpec:
 
     layer: int
     filters: int
-    channels: int
+    channels: int  # input channels each filter sees (all of them unless groups=)
     size: int
     batch_normalize: bool
 
     @property
     def n_weights(self) -> int:
         return self.filters * self.channels * self.size * self.size
-
-
-def _route_layers(sec: Section, index: int) -> list[int]:
-    return [v if v >= 0 else index + v for v in sec.get_ints("layers")]
-
-
-def layer_output_channels(sections: list[Section]) -> list[int]:
-    """Output channel count of every layer (as darknet computes while building the net)."""
-    net = sections[0]
-    channels = net.get_int("channels", 3)
-    out: list[int] = []
-    for i, sec in enumerate(layer_sections(sections)):
-        if sec.type in ("convolutional", "conv"):
-            c = sec.get_int("filters", 1)
-        elif sec.type in ("route",):
-            c = sum(out[j] for j in _route_layers(sec, i))
-        elif sec.type in ("shortcut",):
-            c = out[i - 1]
-        elif sec.type in ("maxpool", "max", "upsample", "yolo", "dropout"):
-            c = out[i - 1] if i else channels
-        else:
-            raise CfgError(f"layer {i}: unsupported section [{sec.type}]")
-        out.append(c)
-    return out
 
 
 def conv_specs(sections: list[Section]) -> list[ConvSpec]:
@@ -133,7 +57,8 @@ def conv_specs(sections: list[Section]) -> list[ConvSpec]:
     for i, sec in enumerate(layer_sections(sections)):
         prev = outs[i - 1] if i else in_c
         if sec.type in ("convolutional", "conv"):
-            specs.append(ConvSpec(i, sec.get_int("filters", 1), prev, sec.get_int("size", 1),
+            specs.append(ConvSpec(i, sec.get_int("filters", 1), prev // sec.get_int("groups", 1),
+                                  sec.get_int("size", 1),
                                   bool(sec.get_int("batch_normalize", 0))))
     return specs
 

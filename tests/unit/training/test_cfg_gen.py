@@ -135,3 +135,12 @@ def test_train_config_without_data_needs_classes_and_default_anchors(capsys):
         args.run(args)
     assert main(["train", "config", "--classes", "2", "--anchors", "default", "--arch", "yolov3"]) == 0
     assert "filters before each [yolo] = (classes + 5) * 3 = 21" in capsys.readouterr().out
+
+
+def test_conv_specs_count_route_groups_as_darknet_does():
+    """The training tools' layer shapes come from the shared parser, which halves the channels
+    of yolov4-tiny's `groups=2` routes: the specs then add up to the COCO weights file."""
+    cfg, weights = coco("yolov4-tiny")
+    specs = conv_specs(read_cfg(cfg))
+    floats = sum(s.filters * (4 if s.batch_normalize else 1) + s.n_weights for s in specs)
+    assert floats == (weights.stat().st_size - bindings_cfg.weights_header_size(weights)) // 4

@@ -29,8 +29,8 @@ def test_whitespace_and_comments_as_darknet_reads_them():
 
 @pytest.mark.parametrize("text, msg", [
     ("width=1\n[net]\n", "before any [section]"),
-    ("[net]\nwidth\n", "expected key=value"),
-    ("[convolutional]\n", "first section must be [net]"),
+    ("[net]\nwidth\n", "expected `key=value`"),
+    ("[convolutional]\n", "must start with a [net]"),
 ])
 def test_errors_name_the_problem(text, msg):
     with pytest.raises(CfgError, match=msg.replace("[", r"\[").replace("]", r"\]")):
