@@ -20,7 +20,9 @@ its source (examples/detector.c, 2018):
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import math
 import os
@@ -30,8 +32,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, TextIO
 
@@ -137,14 +140,16 @@ class Checkpoint:
     iteration: int
 
 
-def latest_checkpoint(backup_dir: Path, base: str, sections: list[Section]) -> Checkpoint | None:
-    """The backup with the most batches done, among those that are complete (a file cut short
-    by a kill during its write is skipped, as darknet would misread it silently)."""
+def complete_backups(backup_dir: Path, base: str, sections: list[Section]) -> list[Checkpoint]:
+    """Every backup of this cfg that is whole (a file cut short by a kill during its write is
+    left out, as darknet would misread it silently), one per iteration, newest last."""
     specs = conv_specs(sections)
     per_iteration = images_per_iteration(sections[0])
-    best: Checkpoint | None = None
-    candidates = [backup_dir / f"{base}.backup", *backup_dir.glob(f"{base}_*.weights")]
-    for path in candidates:
+    found: dict[int, Checkpoint] = {}
+    # for one iteration prefer _final, then _N (neither is overwritten later), then .backup
+    paths = [*sorted(backup_dir.glob(f"{base}_*.weights"), key=lambda p: not p.name.endswith("_final.weights")),
+             backup_dir / f"{base}.backup"]
+    for path in paths:
         try:
             with open(path, "rb") as fh:
                 head = fh.read(20)
@@ -154,12 +159,16 @@ def latest_checkpoint(backup_dir: Path, base: str, sections: list[Section]) -> C
         if len(head) < 20:
             continue
         header, _ = read_header(head)
-        if size != expected_size(specs, header):
-            continue
-        found = Checkpoint(path, header.seen // per_iteration)
-        if best is None or found.iteration > best.iteration:
-            best = found
-    return best
+        if size == expected_size(specs, header):
+            iteration = header.seen // per_iteration
+            found.setdefault(iteration, Checkpoint(path, iteration))
+    return [found[i] for i in sorted(found)]
+
+
+def latest_checkpoint(backup_dir: Path, base: str, sections: list[Section]) -> Checkpoint | None:
+    """The complete backup with the most batches done: where a resumed darknet starts."""
+    backups = complete_backups(backup_dir, base, sections)
+    return backups[-1] if backups else None
 
 
 def backbone_cut(source: list[Section], target: list[Section]) -> int | None:
@@ -226,7 +235,7 @@ class RunSettings:
     darknet: str = "darknet"
     threads: int = 2
     seed: int = 0
-    extra: dict = field(default_factory=dict)
+    select: str = "best"
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1) + "\n")
@@ -286,7 +295,7 @@ class TrainBar:
         self.tty = self.stream.isatty() if tty is None else tty
         self.every_s = every_s
         self.first: tuple[int, float] | None = None
-        self._last_print = 0.0
+        self._last_print = -math.inf  # the first batch is always shown
         self.drawn = False
 
     def eta_s(self, iteration: int, now: float) -> float | None:
@@ -337,7 +346,7 @@ class _StopRequest:
         self._old: dict[int, object] = {}
 
     def __enter__(self) -> "_StopRequest":
-        if hasattr(signal, "SIGTERM") and _main_thread():
+        if threading.current_thread() is threading.main_thread():  # signals reach only that one
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._old[sig] = signal.signal(sig, self._handle)
         return self
@@ -348,12 +357,6 @@ class _StopRequest:
     def __exit__(self, *exc) -> None:
         for sig, handler in self._old.items():
             signal.signal(sig, handler)
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 def _die_with_parent() -> None:
@@ -484,6 +487,10 @@ class Run:
             raise RunError(f"{settings.cfg} detects {sorted(classes)} classes but {settings.data} has "
                            f"classes={data['classes']}; make a cfg for it with `gunwatch train config`")
         self._check_images(Path(settings.data), data, settings.engine)
+        valid = data.get("valid")
+        if (settings.select == "best" or settings.engine == "torch") and valid and not Path(valid).is_file():
+            raise RunError(f"{settings.data}: valid={valid} does not exist (the backups are scored on "
+                           "it); fix the data file, or pass --select final with --engine darknet")
         if settings.weights is not None and not Path(settings.weights).is_file():
             raise RunError(f"{settings.weights}: no such weights file")
         if settings.weights and settings.weights_cfg is None:
@@ -631,6 +638,11 @@ class Run:
                                "for another cfg; name that cfg with --weights-cfg")
             return weights
         source = read_cfg(settings.weights_cfg)
+        with open(weights, "rb") as fh:
+            header, _ = read_header(fh.read(20))
+        if weights.stat().st_size != expected_size(conv_specs(source), header):
+            raise RunError(f"{weights} does not fit {settings.weights_cfg} (its size differs from that "
+                           "cfg's weights); name the cfg it was saved with in --weights-cfg")
         cut = backbone_cut(source, target)
         if cut is None:
             return weights
@@ -639,7 +651,8 @@ class Run:
         out = self.dir / "pretrained" / f"{weights.stem}.conv.{cut}"
         if not out.is_file():
             out.parent.mkdir(exist_ok=True)
-            argv = [settings.darknet, "partial", settings.weights_cfg, str(weights), str(out), str(cut)]
+            part = out.with_name(out.name + ".part")  # renamed once complete: a cut-short file never counts
+            argv = [settings.darknet, "partial", settings.weights_cfg, str(weights), str(part), str(cut)]
             with open(self.log, "a") as log:
                 log.write(f"\n=== {' '.join(argv)}\n")
                 log.flush()
@@ -648,8 +661,9 @@ class Run:
                 except OSError as exc:
                     raise EngineUnavailable(f"cannot run {settings.darknet}: {exc.strerror} "
                                             "(apt-get install darknet, or pass --darknet PATH)") from exc
-            if rc != 0 or not out.is_file():
+            if rc != 0 or not part.is_file():
                 raise RunError(f"`darknet partial` failed (exit status {rc}); see {self.log}")
+            part.replace(out)
         return out
 
     def _darknet_argv(self, settings: RunSettings, checkpoint: Checkpoint | None) -> list[str]:
@@ -690,32 +704,74 @@ class Run:
             argv += ["--weights", settings.weights]
             if settings.weights_cfg:
                 argv += ["--weights-cfg", settings.weights_cfg]
-        for key, value in settings.extra.get("torch_args", {}).items():
-            argv += [f"--{key}", str(value)]
         return argv
 
     # --- results ----------------------------------------------------------------------------
+    def _darknet_choice(self, settings: RunSettings, names: list[str]) -> tuple[Path, dict]:
+        """darknet computes no mAP while training: with --select best, every complete backup is
+        scored on the valid list (OpenCV backend, as darknet's `detector map` would: thresh
+        0.005) and the best is shipped; map.csv and best.json record it for the bundle."""
+        final = self._final_weights(settings)
+        valid = read_data_file(self.data_path).get("valid")
+        if settings.select != "best" or not valid:
+            return final, {"valid_map50": None, "selected": "final"}
+        from gunwatch.model import InputSpec, ModelBundle, ModelMeta
+
+        from .report import evaluate_model
+
+        pairs = [(Path(p), Path(darknet_label_path(p))) for p in read_list_file(Path(valid))]
+        pairs = [(img, lab) for img, lab in pairs if lab.is_file()]
+        net = self.sections()[0]
+        meta = ModelMeta(name=self.dir.name, classes=names,
+                         input=InputSpec(width=net.get_int("width", 416), height=net.get_int("height", 416),
+                                         letterbox=False))
+        map_csv = self.dir / "map.csv"
+        scored: dict[int, dict] = {}
+        if map_csv.exists():
+            with open(map_csv, newline="") as fh:
+                scored = {int(r["iteration"]): r for r in csv.DictReader(fh)}
+        files = {c.iteration: c.path for c in complete_backups(self.backup, cfg_base(self.cfg_path),
+                                                                self.sections())}
+        for iteration, path in sorted(files.items()):
+            if iteration in scored:
+                continue
+            bundle = ModelBundle(cfg=self.dir / "model.cfg", weights=path, names=names, meta=meta,
+                                 source=self.dir)
+            r = evaluate_model(bundle, pairs, "opencv", progress=False)
+            scored[iteration] = {"iteration": iteration, "map50": f"{r['map50']:.4f}",
+                                 "precision_at_0.5": f"{r['precision']:.4f}", "recall_at_0.5": f"{r['recall']:.4f}"}
+        with open(map_csv, "w") as fh:
+            fh.write("iteration,map50,precision_at_0.5,recall_at_0.5\n")
+            for it in sorted(scored):
+                row = scored[it]
+                fh.write(f"{it},{row['map50']},{row['precision_at_0.5']},{row['recall_at_0.5']}\n")
+        # ties go to the later checkpoint: more training for the same score
+        best_it = max(files, key=lambda it: (float(scored[it]["map50"]), it))
+        (self.dir / "best.json").write_text(json.dumps(
+            {"iteration": best_it, "map": float(scored[best_it]["map50"]), "weights": files[best_it].name,
+             "valid_images": len(pairs)}, indent=1) + "\n")
+        return files[best_it], {"selected": f"best valid mAP@0.50 of {len(files)} backups"}
+
     def finish(self, settings: RunSettings) -> RunResult:
         """loss.png, and the model bundle holding the chosen weights."""
         from . import bundle as bundle_mod
 
-        loss = self.loss_rows()
-        if loss:
-            bundle_mod.plot_loss(self.loss_csv, self.dir / "map.csv", self.dir / "loss.png")
+        names = [n.strip() for n in Path(read_data_file(self.data_path)["names"]).read_text().splitlines()
+                 if n.strip()]
         if settings.engine == "darknet":
-            weights = self._final_weights(settings)
-            metrics = {"valid_map50": None, "selected": "final"}
+            weights, metrics = self._darknet_choice(settings, names)
         else:
             best = self.dir / "best.weights"
             weights = best if best.is_file() else self._final_weights(settings)
             metrics = {"selected": "best valid mAP@0.50" if best.is_file() else "final"}
+        loss = self.loss_rows()
+        if loss:
+            bundle_mod.plot_loss(self.loss_csv, self.dir / "map.csv", self.dir / "loss.png")
         final_loss = loss[-1][1] if loss else None
         final_avg = loss[-1][2] if loss else None
         secs = [r[3] for r in loss if r[3] is not None and math.isfinite(r[3])]
         spi = sum(secs) / len(secs) if secs else None
         metrics.update({"final_loss": final_loss, "final_avg_loss": final_avg})
-        names = [n.strip() for n in Path(read_data_file(self.data_path)["names"]).read_text().splitlines()
-                 if n.strip()]
         architecture = Path(settings.weights_cfg or settings.cfg).stem
         provenance = {"engine": settings.engine, "iterations": self.max_batches(), "data": settings.data,
                       "cfg": settings.cfg, "pretrained": settings.weights,
@@ -724,9 +780,6 @@ class Run:
                 "--classes", *names, "--architecture", architecture,
                 "--weights", str(weights.relative_to(self.dir)),
                 "--metrics", json.dumps(metrics), "--provenance", json.dumps(provenance)]
-        import contextlib
-        import io
-
         with contextlib.redirect_stdout(io.StringIO()):  # bundle.main prints the card; we don't
             bundle_mod.main(argv)
         return RunResult(self.dir, settings.engine, self.max_batches(), self.bundle, weights,

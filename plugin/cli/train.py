@@ -87,9 +87,10 @@ The progress bar shows iteration, loss, avg loss and ETA; everything the engine 
 RUN/train.log. Ctrl-C or SIGTERM stops the engine between weight saves and leaves the run
 resumable: darknet resumes from its newest complete backup (every 100 iterations, and
 BASE_N.weights every 100 until 1000, then every 10000), torch from its last checkpoint (each
-minute). Writes RUN/loss.csv, RUN/loss.png (loss vs batch) and RUN/bundle/ (model.cfg,
-model.weights, names, model.json, training/: darknet's final weights, torch's best on valid).
-Prints the bundle folder.
+minute). Writes RUN/loss.csv, RUN/loss.png (loss and valid mAP vs batch) and RUN/bundle/
+(model.cfg, model.weights, names, model.json, training/) with the weights that score best on
+the data's valid list (darknet: its backups are scored when training ends; torch: scored while
+it trains). Prints the bundle folder.
 
 --iterations also moves the lr steps to 80% and 90% of it and caps burn_in at a tenth of it.
 pjreddie's random=1 trains at 320..608 whatever --size says: use --no-random with --size."""
@@ -161,7 +162,7 @@ def _run_settings(args: argparse.Namespace):
                        weights_cfg=str(args.weights_cfg.resolve()) if args.weights_cfg else None,
                        iterations=args.iterations, batch=args.batch, subdivisions=args.subdivisions,
                        size=args.size, random=args.random, darknet=args.darknet, threads=args.threads,
-                       name=getattr(args, "name", None))
+                       name=getattr(args, "name", None), select=getattr(args, "select", "best"))
 
 
 def _training_errors():
@@ -178,6 +179,9 @@ def add_run_parsers(verbs) -> None:
     run.add_argument("--resume", action="store_true", help="continue RUN from its newest checkpoint "
                      "(its settings come from RUN/run.json; --iterations may extend it)")
     run.add_argument("--name", help="model name in model.json (default: the RUN folder's name)")
+    run.add_argument("--select", choices=["best", "final"], default="best",
+                     help="darknet: ship the backup with the best valid mAP@0.50 (each scored on the "
+                     "data's valid list, default) or the final weights")
     _add_training_options(run)
     run.set_defaults(run=run_train)
 
