@@ -183,6 +183,21 @@ def backbone_cut(source: list[Section], target: list[Section]) -> int | None:
     return None if len(src_layers) == len(dst_layers) else min(len(src_layers), len(dst_layers))
 
 
+def check_pretrained(weights: Path, weights_cfg: str | None, target: list[Section], cfg: str) -> None:
+    """pjreddie reads a weights file layer by layer without checking shapes, so a file saved for
+    another cfg would load as noise: its size must be its own cfg's (or fit in the trained cfg)."""
+    with open(weights, "rb") as fh:
+        header, _ = read_header(fh.read(20))
+    size = weights.stat().st_size
+    if weights_cfg is None:
+        if size > expected_size(conv_specs(target), header):
+            raise RunError(f"{weights} holds more weights than {cfg} has: it was saved for another "
+                           "cfg; name that cfg with --weights-cfg")
+    elif size != expected_size(conv_specs(read_cfg(weights_cfg)), header):
+        raise RunError(f"{weights} does not fit {weights_cfg} (its size differs from that cfg's "
+                       "weights); name the cfg it was saved with in --weights-cfg")
+
+
 def read_data_file(path: Path) -> dict[str, str]:
     """A darknet .data file (key = value lines)."""
     try:
@@ -496,6 +511,8 @@ class Run:
         if settings.weights and settings.weights_cfg is None:
             found = find_weights_cfg(Path(settings.weights))
             settings.weights_cfg = str(found) if found else None
+        if settings.weights:
+            check_pretrained(Path(settings.weights), settings.weights_cfg, sections, settings.cfg)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.backup.mkdir(exist_ok=True)
         write_cfg(sections, self.cfg_path)
@@ -631,19 +648,9 @@ class Run:
         if not settings.weights:
             return None
         weights = Path(settings.weights)
-        target = self.sections()
         if settings.weights_cfg is None:
-            if weights.stat().st_size > expected_size(conv_specs(target)):
-                raise RunError(f"{weights} holds more weights than {settings.cfg} has: it was saved "
-                               "for another cfg; name that cfg with --weights-cfg")
             return weights
-        source = read_cfg(settings.weights_cfg)
-        with open(weights, "rb") as fh:
-            header, _ = read_header(fh.read(20))
-        if weights.stat().st_size != expected_size(conv_specs(source), header):
-            raise RunError(f"{weights} does not fit {settings.weights_cfg} (its size differs from that "
-                           "cfg's weights); name the cfg it was saved with in --weights-cfg")
-        cut = backbone_cut(source, target)
+        cut = backbone_cut(read_cfg(settings.weights_cfg), self.sections())
         if cut is None:
             return weights
         if cut == 0:

@@ -195,3 +195,29 @@ def test_bar_eta_and_plain_lines():
     lines = out.getvalue().splitlines()
     assert len(lines) == 2 and lines[0].startswith("darknet [") and "1/10 loss 2.000 avg 2.000" in lines[0]
     assert "10/10" in lines[1] and "ETA" in lines[1]
+
+
+def test_pretrained_weights_must_fit_their_cfg(tmp_path):
+    coco_cfg, _ = need_coco()
+    data, cfg = _dataset(tmp_path), _gun_cfg(tmp_path)
+    wrong = tmp_path / "small.weights"
+    _weights_file(wrong, parse_cfg_text(SMALL_CFG), seen=0)
+    settings = RunSettings(engine="darknet", data=str(data), cfg=str(cfg), weights=str(wrong),
+                           weights_cfg=str(coco_cfg))
+    with pytest.raises(RunError, match="does not fit .*--weights-cfg"):
+        Run(tmp_path / "run").create(settings)
+    settings.weights_cfg = None  # a partial file must not be larger than the trained cfg's weights
+    _weights_file(wrong, make_n_class_cfg(read_cfg(coco_cfg), 80), seen=0)
+    with pytest.raises(RunError, match="more weights than"):
+        Run(tmp_path / "run").create(settings)
+
+
+def test_resume_can_extend_the_run(tmp_path):
+    data, cfg = _dataset(tmp_path), _gun_cfg(tmp_path)
+    run = Run(tmp_path / "run")
+    run.create(RunSettings(engine="darknet", data=str(data), cfg=str(cfg), iterations=100))
+    run.set_iterations(300)
+    net = run.sections()[0].options
+    assert (net["max_batches"], net["steps"]) == ("300", "240,270")
+    assert run.settings().iterations == 300 and run.settings().cfg == str(cfg)
+    assert "max_batches=300" in (run.dir / "model.cfg").read_text()
