@@ -373,8 +373,7 @@ class Doctor:
         client = ZoneMinderClient(source)
         try:
             version = client.version().get("version", "?")
-            monitors = {str(m["Monitor"]["Id"]): m["Monitor"]["Name"] for m in
-                        (entry for entry in client.monitors())}
+            monitors = {str(m["Id"]): m["Name"] for m in client.monitors()}
         except GunwatchError as exc:
             auth = "login" in str(exc) or "authenticated" in str(exc) or "token" in str(exc)
             self.add(name, "FAIL", str(exc), f"set {name.split()[0]}.user/password to a ZoneMinder user "
