@@ -408,8 +408,12 @@ class Doctor:
             return
         latest = newest_subdir(events, 3)
         if source.objdetect and latest is not None and not os.access(latest, os.W_OK):
+            # ZoneMinder makes event folders 0755: group membership alone does not let us write.
+            fix = (fix_group if latest.stat().st_mode & 0o020 else
+                   f"let the gunwatch group write new event folders: apt-get install acl; setfacl -R "
+                   f"-m g:gunwatch:rwX -d -m g:gunwatch:rwX {events}")
             self.add(name, "FAIL", f"{events} is readable, but event folder {latest} is not writable "
-                     "(objdetect.jpg and objects.json go there)", fix_group + ", or set objdetect: false")
+                     "(objdetect.jpg and objects.json go there)", fix + "; or set objdetect: false")
             return
         self.add(name, "OK", f"events folder {events} is readable" + (
             " and its newest event folder writable" if source.objdetect and latest else ""))

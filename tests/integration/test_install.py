@@ -148,6 +148,7 @@ sources:
     url: {ZM_URL}
     monitors: [{ZM_MONITOR}]
     state_file: {STATE}/zoneminder.sqlite
+    objdetect: false    # event folders are 0755 www-data: writing needs an ACL (doctor says so)
 alerts:
   channels:
     bus: {{type: mqtt, host: 127.0.0.1, port: 1883}}
