@@ -388,7 +388,6 @@ def _die_with_parent() -> None:
 class EngineOutcome:
     returncode: int
     last_iteration: int | None
-    finished_saves: list[Path]
     open_errors: list[str]
     interrupted: bool
 
@@ -412,7 +411,6 @@ def drive(argv: list[str], cwd: Path, log_path: Path,
     os.close(slave)
     pending_save: Path | None = None
     save_started = 0.0
-    saves: list[Path] = []
     errors: list[str] = []
     last: int | None = None
     interrupted = False
@@ -442,7 +440,6 @@ def drive(argv: list[str], cwd: Path, log_path: Path,
             for raw in lines:
                 line = raw.decode("utf-8", "replace").rstrip("\r")
                 if pending_save is not None:  # any later line means the save is complete
-                    saves.append(pending_save)
                     pending_save = None
                 m = SAVING_RE.match(line)
                 if m:
@@ -457,10 +454,7 @@ def drive(argv: list[str], cwd: Path, log_path: Path,
                     last = it.iteration
                     on_iteration(it)
     os.close(master)
-    rc = proc.wait()
-    if pending_save is not None and rc == 0 and not interrupted:
-        saves.append(pending_save)  # darknet's last save (final weights) ends the output
-    return EngineOutcome(rc, last, saves, errors, interrupted)
+    return EngineOutcome(proc.wait(), last, errors, interrupted)
 
 
 @dataclass
@@ -501,7 +495,7 @@ class Run:
         if classes != {int(data["classes"])}:
             raise RunError(f"{settings.cfg} detects {sorted(classes)} classes but {settings.data} has "
                            f"classes={data['classes']}; make a cfg for it with `gunwatch train config`")
-        self._check_images(Path(settings.data), data, settings.engine)
+        self._check_images(data, settings.engine)
         valid = data.get("valid")
         if (settings.select == "best" or settings.engine == "torch") and valid and not Path(valid).is_file():
             raise RunError(f"{settings.data}: valid={valid} does not exist (the backups are scored on "
@@ -522,7 +516,7 @@ class Run:
         settings.save(self.settings_path)
 
     @staticmethod
-    def _check_images(data_path: Path, data: dict[str, str], engine: str) -> None:
+    def _check_images(data: dict[str, str], engine: str) -> None:
         train = read_list_file(Path(data["train"]))
         if not train:
             raise RunError(f"{data['train']}: the training list is empty")
@@ -613,10 +607,11 @@ class Run:
         with open(self.log, "a") as log:
             log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} start at iteration {start}: "
                       f"{' '.join(argv)}\n")
-        loss_fh = open(self.loss_csv, "a")
+        # torch_train writes its own loss.csv; darknet's lines are logged here
+        loss_fh = open(self.loss_csv, "a") if settings.engine == "darknet" else None
 
         def on_iteration(it: Iteration) -> None:
-            if settings.engine == "darknet":  # torch_train writes loss.csv itself
+            if loss_fh is not None:
                 loss_fh.write(f"{it.iteration},{it.loss:.6g},{it.avg_loss:.6g},{it.rate:.6g},"
                               f"{it.seconds:.4f},{it.images}\n")
                 loss_fh.flush()
@@ -625,7 +620,8 @@ class Run:
             with _StopRequest() as stop:
                 outcome = drive(argv, self.dir, self.log, on_iteration, parse, stop)
         finally:
-            loss_fh.close()
+            if loss_fh is not None:
+                loss_fh.close()
             bar.close()
         if outcome.interrupted:
             done = self.checkpoint()

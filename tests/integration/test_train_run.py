@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import need
+
 from ._train_data import (COCO_WEIGHTS, gunwatch, gunwatch_popen, need_training_inputs, small_cfg,
                           small_dataset)
 
@@ -23,8 +25,10 @@ def _iterations(run: Path) -> list[int]:
 
 
 @pytest.mark.slow
+@pytest.mark.darknet
 def test_darknet_run_trains_and_bundles(tmp_path):
     need_training_inputs()
+    need(DEBIAN_LIB.exists(), f"no {DEBIAN_LIB} (apt-get install darknet)")
     data = small_dataset(tmp_path, {"train": 4, "valid": 2, "test": 2})
     cfg = small_cfg(tmp_path, iterations=4)
     run = tmp_path / "run"
