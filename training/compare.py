@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .darknet_run import (Run, RunError, RunSettings, darknet_label_path, read_data_file,
-                          read_list_file)
+from .darknet_cli import darknet_label_path
+from .darknet_run import Run, RunError, RunSettings, read_data_file, read_list_file
 
 ROWS = ("manual", "auto")
 COLUMNS = (("mAP@0.50", "map50", "{:.2%}"), ("precision", "precision", "{:.2f}"),

@@ -4,18 +4,9 @@ A run folder holds everything a run needs and leaves: `run.json` (the settings, 
 needs nothing else), `train.cfg` (the cfg trained), `obj.data` (the data file with `backup=`
 pointing into the run), `model.cfg` (train.cfg at batch 1), `pretrained/` (the partial backbone
 made by `darknet partial`), `backup/` (darknet's or the trainer's checkpoints), `train.log`
-(every line the engine printed, one block per attempt), `loss.csv`, `loss.png` and `bundle/`
-(the model bundle: model.cfg, model.weights, names, model.json, training/).
-
-The darknet engine is Debian's pjreddie CLI (`darknet detector train`). What it does, read from
-its source (examples/detector.c, 2018):
-- prints `N: loss, avg avg, rate rate, seconds seconds, images images` after each batch N;
-- saves `backup/BASE.backup` when N % 100 == 0, `backup/BASE_N.weights` when N < 1000 and
-  N % 100 == 0 or N % 10000 == 0, and `backup/BASE_final.weights` at max_batches (BASE: the cfg
-  file name up to its first dot); there is no `_last` file in this darknet;
-- counts batches from the `seen` images in the weights header, so restarting it with a backup
-  continues the count, while `-clear` (used on a fresh start) zeroes a pretrained file's count;
-- exits with status 0 even when it cannot open a file ("Couldn't open file: X").
+(every line the engine printed, one block per attempt), `loss.csv`, `loss.png`, `map.csv` and
+`best.json` (valid scores) and `bundle/` (model.cfg, model.weights, names, model.json,
+training/). How darknet names and counts its backups is in darknet_cli.py.
 """
 
 from __future__ import annotations
@@ -25,33 +16,21 @@ import csv
 import io
 import json
 import math
-import os
-import re
-import select
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 from .darknet_cfg import Section, conv_specs, inference_cfg, layer_sections, read_cfg, write_cfg
+from .darknet_cli import (Checkpoint, Iteration, backbone_cut, cfg_base, complete_backups,
+                          darknet_label_path, latest_checkpoint, parse_iteration, parse_torch_iteration)
 from .darknet_weights import expected_size, read_header
+from .engine import StopRequest, TrainBar, drive
 
 ENGINES = ("darknet", "torch")
-CHECKPOINT_EVERY = 100  # pjreddie writes BASE.backup every 100 batches
-SAVE_WAIT_S = 300.0  # longest we let darknet finish a weights file before stopping it
-
-_NUM = r"[-+]?(?:nan|inf|\d+(?:\.\d*)?(?:e[-+]?\d+)?)"
-ITERATION_RE = re.compile(
-    rf"^\s*(\d+): ({_NUM}), ({_NUM}) avg, ({_NUM}) rate, ({_NUM}) seconds, (\d+) images\s*$")
-TORCH_ITERATION_RE = re.compile(
-    rf"^it (\d+)/(\d+) loss ({_NUM}) avg ({_NUM}) lr ({_NUM}) size \d+ ({_NUM}) s/it\b")
-SAVING_RE = re.compile(r"^Saving weights to (.+?)\s*$")
-OPEN_ERROR_RE = re.compile(r"^Couldn't open file: (.+?)\s*$")
 
 
 class RunError(ValueError):
@@ -71,117 +50,6 @@ class Interrupted(Exception):
         kept = (f"last checkpoint: iteration {checkpoint}" if checkpoint
                 else "no checkpoint yet: --resume starts over")
         super().__init__(f"interrupted{at}; {kept}; continue with: gunwatch train run {run_dir} --resume")
-
-
-@dataclass(frozen=True)
-class Iteration:
-    """One training batch as the engine reported it."""
-
-    iteration: int
-    loss: float
-    avg_loss: float
-    rate: float
-    seconds: float
-    images: int
-
-
-def parse_iteration(line: str) -> Iteration | None:
-    """darknet's per-batch line, e.g. ``12: 20.1, 21.5 avg, 0.001 rate, 0.25 seconds, 24 images``."""
-    m = ITERATION_RE.match(line)
-    if not m:
-        return None
-    n, loss, avg, rate, secs, imgs = m.groups()
-    return Iteration(int(n), float(loss), float(avg), float(rate), float(secs), int(imgs))
-
-
-def parse_torch_iteration(line: str, batch: int) -> Iteration | None:
-    """torch_train's ``it N/M loss X avg Y lr Z size S T s/it ETA ...`` line."""
-    m = TORCH_ITERATION_RE.match(line)
-    if not m:
-        return None
-    n, _, loss, avg, rate, secs = m.groups()
-    return Iteration(int(n), float(loss), float(avg), float(rate), float(secs), int(n) * batch)
-
-
-def cfg_base(cfg: Path) -> str:
-    """darknet's basecfg(): the file name up to its first dot, which names the backups."""
-    return cfg.name.split(".", 1)[0]
-
-
-def backups_after(iteration: int, base: str) -> list[str]:
-    """File names pjreddie's train_detector writes into the backup folder after batch N."""
-    names = []
-    if iteration % CHECKPOINT_EVERY == 0:
-        names.append(f"{base}.backup")
-    if iteration % 10000 == 0 or (iteration < 1000 and iteration % 100 == 0):
-        names.append(f"{base}_{iteration}.weights")
-    return names
-
-
-def darknet_label_path(image: str) -> str:
-    """Where darknet looks for an image's labels (data.c fill_truth_detection): the FIRST
-    occurrence of each pattern is replaced, wherever it is in the path."""
-    path = image
-    for old, new in (("images", "labels"), ("JPEGImages", "labels"), ("raw", "labels"),
-                     (".jpg", ".txt"), (".png", ".txt"), (".JPG", ".txt"), (".JPEG", ".txt")):
-        path = path.replace(old, new, 1)
-    return path
-
-
-def images_per_iteration(net: Section) -> int:
-    """Images in one batch as darknet counts ``seen``: (batch // subdivisions) * subdivisions."""
-    batch, subdivisions = net.get_int("batch", 1), max(1, net.get_int("subdivisions", 1))
-    return max(1, batch // subdivisions) * subdivisions
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    path: Path
-    iteration: int
-
-
-def complete_backups(backup_dir: Path, base: str, sections: list[Section]) -> list[Checkpoint]:
-    """Every backup of this cfg that is whole (a file cut short by a kill during its write is
-    left out, as darknet would misread it silently), one per iteration, newest last."""
-    specs = conv_specs(sections)
-    per_iteration = images_per_iteration(sections[0])
-    found: dict[int, Checkpoint] = {}
-    # for one iteration prefer _final, then _N (neither is overwritten later), then .backup
-    paths = [*sorted(backup_dir.glob(f"{base}_*.weights"), key=lambda p: not p.name.endswith("_final.weights")),
-             backup_dir / f"{base}.backup"]
-    for path in paths:
-        try:
-            with open(path, "rb") as fh:
-                head = fh.read(20)
-            size = path.stat().st_size
-        except OSError:
-            continue
-        if len(head) < 20:
-            continue
-        header, _ = read_header(head)
-        if size == expected_size(specs, header):
-            iteration = header.seen // per_iteration
-            found.setdefault(iteration, Checkpoint(path, iteration))
-    return [found[i] for i in sorted(found)]
-
-
-def latest_checkpoint(backup_dir: Path, base: str, sections: list[Section]) -> Checkpoint | None:
-    """The complete backup with the most batches done: where a resumed darknet starts."""
-    backups = complete_backups(backup_dir, base, sections)
-    return backups[-1] if backups else None
-
-
-def backbone_cut(source: list[Section], target: list[Section]) -> int | None:
-    """First layer whose weights differ in shape between two cfgs (None: all layers fit).
-    `darknet partial` keeps the layers before it; darknet leaves the rest randomly initialised."""
-    src_layers, dst_layers = layer_sections(source), layer_sections(target)
-    src_conv = {s.layer: s for s in conv_specs(source)}
-    dst_conv = {s.layer: s for s in conv_specs(target)}
-    for i, (a, b) in enumerate(zip(src_layers, dst_layers)):
-        if a.type != b.type or src_conv.get(i) != dst_conv.get(i):
-            return i
-    return None if len(src_layers) == len(dst_layers) else min(len(src_layers), len(dst_layers))
-
 
 def check_pretrained(weights: Path, weights_cfg: str | None, target: list[Section], cfg: str) -> None:
     """pjreddie reads a weights file layer by layer without checking shapes, so a file saved for
@@ -298,164 +166,6 @@ def training_cfg(settings: RunSettings) -> list[Section]:
 
 def cfg_classes(sections: list[Section]) -> set[int]:
     return {s.get_int("classes", 80) for s in layer_sections(sections) if s.type == "yolo"}
-
-
-class TrainBar:
-    """One status line: a bar on a terminal (redrawn), else a plain line every ``every_s``."""
-
-    def __init__(self, total: int, label: str, stream: TextIO | None = None,
-                 tty: bool | None = None, every_s: float = 30.0) -> None:
-        self.total, self.label = total, label
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty() if tty is None else tty
-        self.every_s = every_s
-        self.first: tuple[int, float] | None = None
-        self._last_print = -math.inf  # the first batch is always shown
-        self.drawn = False
-
-    def eta_s(self, iteration: int, now: float) -> float | None:
-        """Remaining time at this session's wall-clock pace (data loading included)."""
-        if self.first is None or iteration <= self.first[0]:
-            return None
-        per_it = (now - self.first[1]) / (iteration - self.first[0])
-        return per_it * max(self.total - iteration, 0)
-
-    def line(self, it: Iteration, now: float) -> str:
-        eta = self.eta_s(it.iteration, now)
-        eta_txt = "--" if eta is None else f"{int(eta // 3600)}h{int(eta % 3600 // 60):02d}m{int(eta % 60):02d}s"
-        frac = min(it.iteration / self.total, 1.0) if self.total else 0.0
-        bar = "#" * int(frac * 24)
-        return (f"{self.label} [{bar:<24}] {it.iteration}/{self.total} loss {it.loss:.3f} "
-                f"avg {it.avg_loss:.3f} {it.seconds:.2f} s/it ETA {eta_txt}")
-
-    def update(self, it: Iteration) -> None:
-        now = time.monotonic()
-        if self.first is None:
-            self.first = (it.iteration, now)
-        last = it.iteration >= self.total
-        if self.tty:
-            self.stream.write("\r" + self.line(it, now)[:118].ljust(118))
-            self.drawn = True
-        elif now - self._last_print >= self.every_s or last:
-            self.stream.write(self.line(it, now) + "\n")
-            self._last_print = now
-        self.stream.flush()
-
-    def message(self, text: str) -> None:
-        self.close()
-        self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.drawn = False
-
-
-class _StopRequest:
-    """SIGINT/SIGTERM set a flag instead of killing us, so the engine is stopped cleanly."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._old: dict[int, object] = {}
-
-    def __enter__(self) -> "_StopRequest":
-        if threading.current_thread() is threading.main_thread():  # signals reach only that one
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        self.requested = True
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM if gunwatch itself dies (Linux), so no orphan keeps training."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-@dataclass
-class EngineOutcome:
-    returncode: int
-    last_iteration: int | None
-    open_errors: list[str]
-    interrupted: bool
-
-
-def drive(argv: list[str], cwd: Path, log_path: Path,
-          on_iteration: Callable[[Iteration], None],
-          parse: Callable[[str], Iteration | None], stop: _StopRequest) -> EngineOutcome:
-    """Run an engine under a pseudo-terminal (darknet's printf is only line-buffered on a
-    terminal; through a pipe its progress would arrive in 4 KiB lumps), copy everything it
-    prints into the log, report each batch, and on a stop request end it between weight saves."""
-    import pty
-
-    master, slave = pty.openpty()
-    try:
-        proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
-                                start_new_session=True, preexec_fn=_die_with_parent)
-    except OSError as exc:
-        os.close(master)
-        os.close(slave)
-        raise EngineUnavailable(f"cannot start {argv[0]}: {exc.strerror}") from exc
-    os.close(slave)
-    pending_save: Path | None = None
-    save_started = 0.0
-    errors: list[str] = []
-    last: int | None = None
-    interrupted = False
-    buf = b""
-    with open(log_path, "ab") as log:
-        while True:
-            if stop.requested and not interrupted:
-                waited = time.monotonic() - save_started
-                if pending_save is None or waited > SAVE_WAIT_S:
-                    proc.send_signal(signal.SIGTERM)
-                    interrupted = True
-            ready, _, _ = select.select([master], [], [], 0.5)
-            if not ready:
-                if proc.poll() is not None and pending_save is None:
-                    break
-                continue
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                chunk = b""
-            if not chunk:
-                break
-            log.write(chunk)
-            log.flush()
-            buf += chunk
-            *lines, buf = buf.split(b"\n")
-            for raw in lines:
-                line = raw.decode("utf-8", "replace").rstrip("\r")
-                if pending_save is not None:  # any later line means the save is complete
-                    pending_save = None
-                m = SAVING_RE.match(line)
-                if m:
-                    pending_save, save_started = Path(m.group(1)), time.monotonic()
-                    continue
-                m = OPEN_ERROR_RE.match(line)
-                if m:
-                    errors.append(m.group(1))
-                    continue
-                it = parse(line)
-                if it is not None:
-                    last = it.iteration
-                    on_iteration(it)
-    os.close(master)
-    return EngineOutcome(proc.wait(), last, errors, interrupted)
-
 
 @dataclass
 class RunResult:
@@ -617,8 +327,10 @@ class Run:
                 loss_fh.flush()
             bar.update(it)
         try:
-            with _StopRequest() as stop:
+            with StopRequest() as stop:
                 outcome = drive(argv, self.dir, self.log, on_iteration, parse, stop)
+        except OSError as exc:
+            raise EngineUnavailable(f"cannot start {argv[0]}: {exc.strerror}") from exc
         finally:
             if loss_fh is not None:
                 loss_fh.close()

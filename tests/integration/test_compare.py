@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gunwatch.training.darknet_run import darknet_label_path
+from gunwatch.training.darknet_cli import darknet_label_path
 from tests.conftest import REPO, need
 
 from ._train_data import COCO_WEIGHTS, gunwatch, need_training_inputs, small_cfg, small_dataset
