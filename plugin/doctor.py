@@ -315,8 +315,8 @@ class Doctor:
             elif not os.access(path, need):
                 what = "read" + (" and change" if need & os.W_OK else "")
                 self.add(name, "FAIL", f"this user may not {what} {path}",
-                         f"add the gunwatch user to the folder's group (usermod -aG GROUP gunwatch) "
-                         f"or chmod it")
+                         "add the gunwatch user to the folder's group (usermod -aG GROUP gunwatch) "
+                         "or chmod it")
             else:
                 self.add(name, "OK", f"{path} is readable")
         if source.after == "move" and source.move_to and not os.access(source.move_to, os.W_OK):

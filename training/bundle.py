@@ -82,6 +82,43 @@ def _plot_cv2(it, loss, avg, maps, out_png: Path) -> None:
     cv2.imwrite(str(out_png), img)
 
 
+def write_bundle(run: Path, out: Path, name: str, classes: list[str], *, architecture: str = "yolov3-tiny",
+                 weights: str = "best.weights", confidence: float = 0.5, nms: float = 0.45,
+                 metrics: dict | None = None, provenance: dict | None = None) -> dict:
+    """Copy a training run's model.cfg and ``weights`` (a file in ``run``) into the bundle folder
+    ``out`` with names, model.json and the training logs; returns the model.json contents."""
+    logs = out / "training"
+    logs.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(run / "model.cfg", out / "model.cfg")
+    shutil.copyfile(run / weights, out / "model.weights")
+    (out / "names").write_text("".join(c + "\n" for c in classes))
+    for log_name in ("loss.csv", "map.csv", "train.log", "args.json", "best.json", "train.cfg"):
+        if (run / log_name).exists():
+            shutil.copyfile(run / log_name, logs / log_name)
+    plot_loss(run / "loss.csv", run / "map.csv", logs / "loss.png")
+
+    from .darknet_cfg import read_cfg
+    net = read_cfg(out / "model.cfg")[0]
+    best = json.loads((run / "best.json").read_text()) if (run / "best.json").exists() else {}
+    card_metrics = {"valid_map50": round(best.get("map", float("nan")), 4),
+                    "best_iteration": best.get("iteration")}
+    card_metrics.update(metrics or {})
+    card_provenance = {"weights_sha256": sha256(out / "model.weights")}
+    card_provenance.update(provenance or {})
+    card = {
+        "name": name,
+        "architecture": architecture,
+        "classes": classes,
+        "input": {"width": net.get_int("width", 416), "height": net.get_int("height", 416),
+                  "letterbox": False},
+        "thresholds": {"confidence": confidence, "nms": nms},
+        "metrics": card_metrics,
+        "provenance": card_provenance,
+    }
+    (out / "model.json").write_text(json.dumps(card, indent=2) + "\n")
+    return card
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bundle", description=__doc__)
     ap.add_argument("--run", required=True, type=Path, help="torch_train --out folder")
@@ -95,37 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--metrics", default="{}", help="extra JSON merged into metrics")
     ap.add_argument("--provenance", default="{}", help="extra JSON merged into provenance")
     args = ap.parse_args(argv)
-
-    run, out = args.run, args.out
-    logs = out / "training"
-    logs.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(run / "model.cfg", out / "model.cfg")
-    shutil.copyfile(run / args.weights, out / "model.weights")
-    (out / "names").write_text("".join(c + "\n" for c in args.classes))
-    for name in ("loss.csv", "map.csv", "train.log", "args.json", "best.json", "train.cfg"):
-        if (run / name).exists():
-            shutil.copyfile(run / name, logs / name)
-    plot_loss(run / "loss.csv", run / "map.csv", logs / "loss.png")
-
-    from .darknet_cfg import read_cfg
-    net = read_cfg(out / "model.cfg")[0]
-    best = json.loads((run / "best.json").read_text()) if (run / "best.json").exists() else {}
-    metrics = {"valid_map50": round(best.get("map", float("nan")), 4),
-               "best_iteration": best.get("iteration")}
-    metrics.update(json.loads(args.metrics))
-    provenance = {"weights_sha256": sha256(out / "model.weights")}
-    provenance.update(json.loads(args.provenance))
-    card = {
-        "name": args.name,
-        "architecture": args.architecture,
-        "classes": args.classes,
-        "input": {"width": net.get_int("width", 416), "height": net.get_int("height", 416),
-                  "letterbox": False},
-        "thresholds": {"confidence": args.confidence, "nms": args.nms},
-        "metrics": metrics,
-        "provenance": provenance,
-    }
-    (out / "model.json").write_text(json.dumps(card, indent=2) + "\n")
+    card = write_bundle(args.run, args.out, args.name, args.classes, architecture=args.architecture,
+                        weights=args.weights, confidence=args.confidence, nms=args.nms,
+                        metrics=json.loads(args.metrics), provenance=json.loads(args.provenance))
     print(json.dumps(card, indent=2))
     return 0
 

@@ -11,9 +11,7 @@ training/). How darknet names and counts its backups is in darknet_cli.py.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import json
 import math
 import shutil
@@ -491,12 +489,9 @@ class Run:
         provenance = {"engine": settings.engine, "iterations": self.max_batches(), "data": settings.data,
                       "cfg": settings.cfg, "pretrained": settings.weights,
                       "weights_file": str(weights.relative_to(self.dir))}
-        argv = ["--run", str(self.dir), "--out", str(self.bundle), "--name", settings.name or self.dir.name,
-                "--classes", *names, "--architecture", architecture,
-                "--weights", str(weights.relative_to(self.dir)),
-                "--metrics", json.dumps(metrics), "--provenance", json.dumps(provenance)]
-        with contextlib.redirect_stdout(io.StringIO()):  # bundle.main prints the card; we don't
-            bundle_mod.main(argv)
+        bundle_mod.write_bundle(self.dir, self.bundle, settings.name or self.dir.name, names,
+                                architecture=architecture, weights=str(weights.relative_to(self.dir)),
+                                metrics=metrics, provenance=provenance)
         return RunResult(self.dir, settings.engine, self.max_batches(), self.bundle, weights,
                          final_loss, final_avg, spi)
 

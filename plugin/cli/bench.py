@@ -8,7 +8,6 @@ import logging
 import multiprocessing
 import platform
 import resource
-import sys
 import time
 from pathlib import Path
 

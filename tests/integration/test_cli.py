@@ -6,12 +6,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import cv2
 import pytest
 
-from ..conftest import WEIGHTS
 
 
 def gunwatch(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:

@@ -1,7 +1,6 @@
 """`rect` input (network shrunk to the frame's aspect) finds what the square letterbox finds."""
 
 import cv2
-import pytest
 
 from gunwatch.detectors.base import DetectorSettings
 from gunwatch.detectors.select import create_detector

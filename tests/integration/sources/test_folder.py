@@ -109,7 +109,7 @@ def test_deleted_before_read_and_corrupt_are_skipped(running):
     (root / "gone.jpg").unlink()
     (root / "corrupt.jpg").write_bytes(b"\xff\xd8" + b"\x00" * 100 + b"\xff\xd9")
     (root / "ok.jpg").write_bytes(jpeg_bytes(5))
-    frames = collected.wait_for(1)
+    collected.wait_for(1)
     time.sleep(0.5)
     assert [Path(f.origin).name for f in collected.frames] == ["ok.jpg"]
     assert source.status.errors == 1
