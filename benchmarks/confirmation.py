@@ -1,6 +1,7 @@
 """Which N-of-M rule should confirm a gun? Measured on real detector output, not assumptions.
 
-Gun sequences: each pistols test picture shown for 15 frames with a slow zoom (as in `gunwatch
+Gun sequences: pistols pictures (valid split by default: the rule is a choice, and the test split
+is kept for the final figures) each shown for 15 frames with a slow zoom (as in `gunwatch
 demo`, a person holding it up to a camera), run through the detector frame by frame. Gun-free
 sequences: the same pictures with the guns painted out (cv2.inpaint over the labelled boxes:
 the same hands, people and rooms, no gun) plus darknet's everyday sample photos. Each candidate
@@ -8,7 +9,8 @@ rule is applied by the real confirmation engine to the same detections. Reported
 share of gun sequences that raise an incident, frames until it does, and the share of gun-free
 sequences that raise one. The baseline is a single frame at the seed's confidence 0.7.
 
-    python benchmarks/confirmation.py --json [--model M] [--sequences 60]
+    python benchmarks/confirmation.py --json [--model M] [--sequences 60] [--split valid]
+        [--confidences 0.25,0.35,0.5]
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "
 FRAMES = 15
 FPS = 5.0
 RULES = [(1, 1), (2, 3), (3, 5), (4, 5), (5, 5)]  # (N hits, M frames)
-CONFIDENCES = (0.25, 0.35, 0.5)
 
 
 def gun_free(image: np.ndarray, label_file: Path) -> np.ndarray:
@@ -48,9 +49,9 @@ def gun_free(image: np.ndarray, label_file: Path) -> np.ndarray:
     return cv2.inpaint(image, mask, 5, cv2.INPAINT_TELEA)
 
 
-def sequences(count: int) -> tuple[list[list[np.ndarray]], list[list[np.ndarray]]]:
+def sequences(count: int, split: str) -> tuple[list[list[np.ndarray]], list[list[np.ndarray]]]:
     with open(DATASET / "splits.csv", newline="") as fh:
-        names = [r["file"] for r in csv.DictReader(fh) if r["split"] == "test"]
+        names = [r["file"] for r in csv.DictReader(fh) if r["split"] == split]
     rng = np.random.default_rng(11)
     chosen = [names[i] for i in rng.choice(len(names), size=min(count, len(names)), replace=False)]
     guns, free = [], []
@@ -92,18 +93,21 @@ def main() -> int:
     parser.add_argument("--model")
     parser.add_argument("--sequences", type=int, default=60)
     parser.add_argument("--backend", default="opencv")
+    parser.add_argument("--split", default="valid", help="pistols split the gun pictures come from")
+    parser.add_argument("--confidences", default="0.25,0.35,0.5", help="confidence thresholds to try")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    confidences = tuple(float(c) for c in args.confidences.split(","))
     model = load_model(args.model)
     detector = create_detector(args.backend, model, DetectorSettings(confidence=0.1))
-    guns, free = sequences(args.sequences)
+    guns, free = sequences(args.sequences, args.split)
     gun_dets = [[detector.detect(f) for f in seq] for seq in guns]
     free_dets = [[detector.detect(f) for f in seq] for seq in free]
-    results = [evaluate(gun_dets, free_dets, rule, conf) for conf in CONFIDENCES for rule in RULES]
+    results = [evaluate(gun_dets, free_dets, rule, conf) for conf in confidences for rule in RULES]
     baseline = evaluate(gun_dets, free_dets, (1, 1), 0.7)
     report = {"name": "confirmation", "model": model.name, "params": {
         "gun_sequences": len(guns), "gun_free_sequences": len(free), "frames_per_sequence": FRAMES,
-        "fps": FPS, "confidences": CONFIDENCES}, "rules": results, "baseline_seed_single_frame_0.7": baseline,
+        "fps": FPS, "split": args.split, "confidences": confidences}, "rules": results, "baseline_seed_single_frame_0.7": baseline,
         "ok": True}
     if not args.json:
         for r in [baseline, *results]:
