@@ -150,16 +150,25 @@ def _yolov3_tiny(net: _Net, classes: int, anchors: list[tuple[int, int]]) -> Non
     net.conv(512, 3)
     net.maxpool(2, 1)
     net.conv(1024, 3)
+    _tiny_neck(net, classes, anchors, scale_16, _YOLOV3_YOLO)
+
+
+def _tiny_neck(net: _Net, classes: int, anchors: list[tuple[int, int]], scale_16: int, yolo: dict) -> None:
+    """The two-head neck yolov3-tiny and yolov4-tiny share: a stride-32 head on the backbone's
+    end, then an upsampled branch joined with the stride-16 layer for the second head."""
     net.conv(256, 1)
     branch = net.last
     net.conv(512, 3)
-    net.head(classes, [3, 4, 5], anchors, _YOLOV3_YOLO)
+    net.head(classes, [3, 4, 5], anchors, yolo)
     net.route_back(branch)
     net.conv(128, 1)
     net.upsample()
     net.route(-1, scale_16)
     net.conv(256, 3)
-    net.head(classes, [0, 1, 2], anchors, _YOLOV3_YOLO)
+    # AlexeyAB's yolov4-tiny.cfg has mask 1,2,3 here, leaving anchor 0 unused (kept so COCO
+    # results stay comparable); anchors fitted to the data should all be used. Masks do not
+    # change the weights' shapes.
+    net.head(classes, [0, 1, 2], anchors, yolo)
 
 
 def _csp_block(net: _Net, filters: int) -> int:
@@ -183,19 +192,7 @@ def _yolov4_tiny(net: _Net, classes: int, anchors: list[tuple[int, int]]) -> Non
     _csp_block(net, 128)
     scale_16 = _csp_block(net, 256)  # 23
     net.conv(512, 3)
-    net.conv(256, 1)
-    branch = net.last
-    net.conv(512, 3)
-    net.head(classes, [3, 4, 5], anchors, _YOLOV4_YOLO)
-    net.route_back(branch)
-    net.conv(128, 1)
-    net.upsample()
-    net.route(-1, scale_16)
-    net.conv(256, 3)
-    # AlexeyAB's yolov4-tiny.cfg has mask 1,2,3 here, leaving anchor 0 unused (kept so COCO
-    # results stay comparable); anchors fitted to the data should all be used. Masks do not
-    # change the weights' shapes.
-    net.head(classes, [0, 1, 2], anchors, _YOLOV4_YOLO)
+    _tiny_neck(net, classes, anchors, scale_16, _YOLOV4_YOLO)
 
 
 _BUILDERS = {"yolov3": _yolov3, "yolov3-tiny": _yolov3_tiny, "yolov4-tiny": _yolov4_tiny}
