@@ -96,6 +96,8 @@ defaults:
         assert wait(lambda: frigate.posted("/events/ev1/sub_label")), frigate.posts
         sub = frigate.posted("/events/ev1/sub_label")[0]
         assert sub["subLabel"] == "person" and 0.3 <= sub["subLabelScore"] <= 1
+        # the sink posts the sub label first and the gun event right after, so wait for it too
+        assert wait(lambda: frigate.posted("/events/driveway/person/create")), frigate.posts
         created = frigate.posted("/events/driveway/person/create")
         assert len(created) == 1 and created[0]["include_recording"] is True
         assert wait(lambda: ("gunwatch/driveway/person", "ON", False) in received
