@@ -108,11 +108,13 @@ def prepare(source: Path, out: Path, *, names_file: Path | None = None, class_na
         (out / f"{part}.txt").write_text("".join(f"{linked[i]}\n" for i in indices))
         split_of.update({i: part for i in indices})
     (out / "obj.names").write_text("".join(f"{n}\n" for n in dataset.names))
-    valid_part = "valid" if "valid" in parts else "test"
+    valid_part = next((p for p in ("valid", "test") if p in parts), None)
+    # with a train split only, no valid= line: darknet and `gunwatch train run` then keep the
+    # final weights instead of scoring backups on a list that does not exist
+    valid_line = f"valid={out.absolute() / (valid_part + '.txt')}\n" if valid_part else ""
     (out / "obj.data").write_text(
         f"classes={len(dataset.names)}\ntrain={out.absolute() / 'train.txt'}\n"
-        f"valid={out.absolute() / (valid_part + '.txt')}\nnames={out.absolute() / 'obj.names'}\n"
-        f"backup={out.absolute() / 'backup'}\n")
+        f"{valid_line}names={out.absolute() / 'obj.names'}\nbackup={out.absolute() / 'backup'}\n")
     with open(out / "splits.csv", "w") as fh:
         fh.write("file,split,source\n")
         for i, sample in enumerate(dataset.samples):

@@ -165,10 +165,19 @@ def _run_settings(args: argparse.Namespace):
                        name=getattr(args, "name", None), select=getattr(args, "select", "best"))
 
 
-def _training_errors():
+def _train_or_exit(work, interrupted_hint: str = ""):
+    """Runs a training call, turning the engine's errors into gunwatch's; None after Ctrl-C."""
     from ..training.darknet_run import EngineUnavailable, Interrupted, RunError
 
-    return EngineUnavailable, Interrupted, RunError
+    try:
+        return work()
+    except Interrupted as exc:
+        print(f"gunwatch: {exc}{interrupted_hint}", file=sys.stderr)
+        return None
+    except EngineUnavailable as exc:
+        raise BackendUnavailable(str(exc)) from exc
+    except (RunError, OSError) as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def add_run_parsers(verbs) -> None:
@@ -205,7 +214,6 @@ def add_run_parsers(verbs) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from ..training.darknet_run import start_or_resume
 
-    EngineUnavailable, Interrupted, RunError = _training_errors()
     if args.resume:
         given = [o for o, v in (("--data", args.data), ("--cfg", args.cfg), ("--weights", args.weights),
                                 ("--size", args.size), ("--batch", args.batch)) if v is not None]
@@ -215,15 +223,10 @@ def run_train(args: argparse.Namespace) -> int:
         settings = None
     else:
         settings = _run_settings(args)
-    try:
-        result = start_or_resume(args.run_dir, settings, resume=args.resume, iterations=args.iterations)
-    except Interrupted as exc:
-        print(f"gunwatch: {exc}", file=sys.stderr)
+    result = _train_or_exit(lambda: start_or_resume(args.run_dir, settings, resume=args.resume,
+                                                    iterations=args.iterations))
+    if result is None:
         return 130
-    except EngineUnavailable as exc:
-        raise BackendUnavailable(str(exc)) from exc
-    except (RunError, OSError) as exc:
-        raise ConfigError(str(exc)) from exc
     spi = f", {result.seconds_per_iteration:.2f} s/it" if result.seconds_per_iteration else ""
     loss = f"final avg loss {result.final_avg_loss:.4f}" if result.final_avg_loss is not None else "no loss"
     print(f"{args.run_dir}: {result.engine}, {result.iterations} iterations, {loss}{spi}; "
@@ -235,20 +238,15 @@ def run_train(args: argparse.Namespace) -> int:
 def run_compare(args: argparse.Namespace) -> int:
     from ..training.compare import compare, format_table
 
-    EngineUnavailable, Interrupted, RunError = _training_errors()
     if args.weights is None:
         raise ConfigError("--weights needed: both runs start from the same pretrained weights")
     settings = _run_settings(args)
-    try:
-        result = compare(args.out, settings, args.label_model, label_conf=args.label_conf,
-                         backend=args.backend, conf_thresh=args.conf_thresh, test_limit=args.test_limit)
-    except Interrupted as exc:
-        print(f"gunwatch: {exc}; run the same compare command again to continue", file=sys.stderr)
+    result = _train_or_exit(lambda: compare(args.out, settings, args.label_model, label_conf=args.label_conf,
+                                            backend=args.backend, conf_thresh=args.conf_thresh,
+                                            test_limit=args.test_limit),
+                            interrupted_hint="; run the same compare command again to continue")
+    if result is None:
         return 130
-    except EngineUnavailable as exc:
-        raise BackendUnavailable(str(exc)) from exc
-    except (RunError, OSError) as exc:
-        raise ConfigError(str(exc)) from exc
     print(format_table(result))
     return 0
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .local_server import LocalHTTPServer, QuietHandler
 
 
-class FakeFrigate:
+class FakeFrigate(LocalHTTPServer):
     def __init__(self):
         self.pictures: dict[str, bytes] = {}
         self.known_events: set[str] = set()
@@ -22,10 +23,7 @@ class FakeFrigate:
         self.lock = threading.Lock()
         frigate = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def _reply(self, status: int, body: bytes, kind: str = "application/json"):
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
@@ -63,12 +61,11 @@ class FakeFrigate:
                                                         "event_id": "1700000000.0-manual"}).encode())
                 self._reply(404, b'{"success": false}')
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return self.base_url
 
     def fetch_count(self, camera: str) -> int:
         with self.lock:
@@ -77,11 +74,3 @@ class FakeFrigate:
     def posted(self, suffix: str) -> list[dict]:
         with self.lock:
             return [body for path, body in self.posts if path.endswith(suffix)]
-
-    def __enter__(self) -> FakeFrigate:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()

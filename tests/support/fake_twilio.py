@@ -17,8 +17,9 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
+
+from .local_server import LocalHTTPServer, QuietHandler
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "fake-auth-token-not-a-secret"
@@ -53,7 +54,7 @@ class Hold:
     release: threading.Event = field(default_factory=threading.Event)
 
 
-class FakeTwilio:
+class FakeTwilio(LocalHTTPServer):
     def __init__(self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN,
                  answer_delay_s: float = 0.0):
         self.account_sid, self.auth_token = account_sid, auth_token
@@ -70,14 +71,11 @@ class FakeTwilio:
         self._lock = threading.Lock()
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
             # Headers and body go out in two writes; with Nagle on, the second waits for the
             # client's delayed ACK (40 ms) on every keep-alive request.
             disable_nagle_algorithm = True
-
-            def log_message(self, *args):  # keep test output clean
-                pass
 
             def do_POST(self):
                 fake._handle(self, "POST")
@@ -85,16 +83,13 @@ class FakeTwilio:
             def do_GET(self):
                 fake._handle(self, "GET")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        # A short poll interval: shutdown() waits for it, once per test.
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        super().__init__(Handler)
 
     # --- control -------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return self.base_url
 
     def fail_next(self, count: int, status: int, code: int | None = None,
                   message: str = "scripted failure") -> None:
@@ -121,15 +116,10 @@ class FakeTwilio:
         with self._lock:
             return [c for c in self.created if c.kind == "call"]
 
-    def __enter__(self) -> FakeTwilio:
-        self.thread.start()
-        return self
-
     def __exit__(self, *exc) -> None:
         if self._hold is not None:
             self._hold.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        super().__exit__(*exc)
 
     # --- the API -----------------------------------------------------------------------------
 

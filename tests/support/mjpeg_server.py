@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from .local_server import LocalHTTPServer, QuietHandler
 
 BOUNDARY = "gunwatchframe"
 
 
-class MjpegCamera:
+class MjpegCamera(LocalHTTPServer):
     def __init__(self, jpegs: list[bytes], repeat: int = 1, port: int = 0):
         self.jpegs, self.repeat = jpegs, repeat
         camera = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output clean
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self):
                 self.send_response(200)
                 self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
@@ -30,18 +26,8 @@ class MjpegCamera:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-        ThreadingHTTPServer.allow_reuse_address = True  # come back on the same port at once
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__(Handler, port)  # HTTPServer sets SO_REUSEADDR: a restart gets the same port
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/video.mjpg"
-
-    def __enter__(self) -> MjpegCamera:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return f"{self.base_url}/video.mjpg"

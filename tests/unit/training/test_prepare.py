@@ -40,6 +40,15 @@ def test_clean_yolo_set_prepared(yolo_set, tmp_path):
     assert json.loads((out / "report.json").read_text())["images"] == 10
 
 
+def test_train_only_split_writes_no_valid_line(yolo_set, tmp_path):
+    (yolo_set / "splits.csv").write_text("file,split\n" + "".join(f"a{i}.jpg,train\n" for i in range(10)))
+    out = tmp_path / "out"
+    result = prepare(yolo_set, out, split="file")
+    assert result.splits == {"train": 10}
+    data = dict(line.split("=", 1) for line in (out / "obj.data").read_text().splitlines())
+    assert "valid" not in data and Path(data["train"]).exists()
+
+
 def test_problems_found_refused_then_fixed_or_dropped(yolo_set, tmp_path):
     (yolo_set / "labels" / "a0.txt").write_text("0 0.95 0.5 0.2 0.2\n")      # sticks out on the right
     (yolo_set / "labels" / "a1.txt").write_text("0 0.5 0.5 0.001 0.2\n")     # 0.1 px wide
