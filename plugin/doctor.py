@@ -2,9 +2,9 @@
 FAIL with the fix in one line.
 
 The checks talk to the real things (the config file, libdarknet, the model on a drawn pistol,
-each recorder's API, MQTT brokers, streams, Twilio, the state folder) exactly as the service
-would, but read only: nothing is recorded, sent or written back, except one temporary file in
-the state folder.
+each recorder's API, MQTT brokers, streams, Twilio, SMTP servers, webhook receivers, the state
+folder) exactly as the service would, but read only: nothing is recorded, sent or written back,
+except one temporary file in the state folder.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import email.utils
 import os
 import re
+import socket
+import ssl
 import tempfile
 import threading
 import time
@@ -434,6 +436,46 @@ class Doctor:
                     self.add(name, "FAIL", problem, "set host/port/username/password of the broker")
                 else:
                     self.add(name, "OK", f"broker {channel.host}:{channel.port} accepts gunwatch")
+            elif channel.type == "email":
+                self.alert_email(name, channel_name, channel)
+            elif channel.type == "webhook":
+                self.alert_webhook(name, channel)
+
+    def alert_email(self, name: str, channel_name: str, channel) -> None:
+        from .alerts.channel import PermanentError
+        from .alerts.email import EmailChannel
+
+        try:
+            detail = EmailChannel(channel_name, channel, self.config.alerts).probe()
+        except PermanentError as exc:
+            self.add(name, "FAIL", str(exc), "fix security/username/password to what the SMTP server expects")
+            return
+        except Exception as exc:  # TransientError and whatever else stops a delivery
+            self.add(name, "FAIL", str(exc), f"allow SMTP from this host to {channel.host}:{channel.port} "
+                     "(or fix host/port)")
+            return
+        self.add(name, "OK", f"{detail}; {len(channel.recipients)} recipients")
+
+    def alert_webhook(self, name: str, channel) -> None:
+        """Connects (and shakes hands for https) but sends nothing: any request could be taken
+        for an alert by the receiver."""
+        url = urlsplit(str(channel.url))
+        port = url.port or (443 if url.scheme == "https" else 80)
+        shown = redact_url(str(channel.url))
+        try:
+            with socket.create_connection((url.hostname, port), timeout=NETWORK_TIMEOUT_S) as sock:
+                if url.scheme == "https":
+                    with ssl.create_default_context().wrap_socket(sock, server_hostname=url.hostname):
+                        pass
+        except ssl.SSLError as exc:
+            self.add(name, "FAIL", f"{shown}: TLS handshake failed ({why(exc)})",
+                     "give the receiver a certificate this host trusts (or fix url)")
+            return
+        except OSError as exc:
+            self.add(name, "FAIL", f"cannot connect to {url.hostname}:{port} ({why(exc)})",
+                     "start the receiver or allow this host to reach it (or fix url)")
+            return
+        self.add(name, "OK", f"{shown} accepts connections (no alert sent)")
 
     def alert_twilio(self, name: str, channel) -> None:
         base = str(channel.api_url).rstrip("/") if channel.api_url else "https://api.twilio.com"

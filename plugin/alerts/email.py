@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -55,20 +56,43 @@ class EmailChannel(AlertChannel):
         return msg
 
     def send(self, d: Delivery) -> SendResult:
-        cfg = self.config
         msg = self.message(d)
+        with self._smtp_errors(), self._session() as smtp:
+            smtp.send_message(msg)
+        return SendResult("sent", msg["Message-ID"], f"accepted by {self.config.host}")
+
+    def probe(self) -> str:
+        """Connects, secures and logs in as a delivery would, then quits without sending:
+        what `gunwatch doctor` checks. Raises the errors a delivery would."""
+        cfg = self.config
+        with self._smtp_errors(), self._session() as smtp:
+            smtp.noop()
+        login = f", logged in as {cfg.username}" if cfg.username else ""
+        return f"SMTP {cfg.host}:{cfg.port} answers ({cfg.security}{login})"
+
+    def _session(self) -> smtplib.SMTP:
+        cfg = self.config
+        if cfg.security == "ssl":
+            smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout_s,
+                                    context=ssl.create_default_context())
+        else:
+            smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_s)
         try:
-            if cfg.security == "ssl":
-                smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout_s,
-                                        context=ssl.create_default_context())
-            else:
-                smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_s)
-            with smtp:
-                if cfg.security == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
-                if cfg.username:
-                    smtp.login(cfg.username, cfg.password.get_secret_value() if cfg.password else "")
-                smtp.send_message(msg)
+            if cfg.security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if cfg.username:
+                smtp.login(cfg.username, cfg.password.get_secret_value() if cfg.password else "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    @contextmanager
+    def _smtp_errors(self):
+        """SMTP failures as PermanentError (fix the config) or TransientError (retry)."""
+        cfg = self.config
+        try:
+            yield
         except smtplib.SMTPAuthenticationError as exc:
             raise PermanentError(f"SMTP login failed ({exc.smtp_code}); check username and "
                                  f"password") from exc
@@ -86,4 +110,3 @@ class EmailChannel(AlertChannel):
         except OSError as exc:  # includes the remaining smtplib errors (disconnects, timeouts)
             raise TransientError(f"SMTP server {cfg.host}:{cfg.port} unreachable: "
                                  f"{type(exc).__name__}: {exc}") from exc
-        return SendResult("sent", msg["Message-ID"], f"accepted by {cfg.host}")

@@ -18,7 +18,9 @@ GPUs); the model loads and finds the gun in a drawn test pistol with the configu
 thresholds; every source (ZoneMinder: API reachable and login accepted, the monitors exist, the
 events folder readable and its event folders writable; Frigate: API and MQTT broker; streams:
 open and give a frame; snapshot folders readable); alert channels (Twilio: account SID and auth
-token accepted, numbers in E.164; MQTT: broker accepts the login); the clock is sane and agrees
+token accepted, numbers in E.164; MQTT: broker accepts the login; e-mail: the SMTP server takes
+the connection, security and login; webhook: the receiver accepts a connection, TLS verified for
+https, no request sent); the clock is sane and agrees
 with the recorders' and Twilio's clocks. Nothing is recorded, sent or written back.
 
 Secrets written as ${VAR} resolve as for the service: variables of this process first, then

@@ -9,9 +9,7 @@ import email.utils
 import socket
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import cv2
@@ -21,6 +19,7 @@ import pytest
 from gunwatch.doctor import Doctor, redact_url
 
 from ..conftest import REPO, need
+from ..support.local_server import LocalHTTPServer, QuietHandler
 
 SID = "AC" + "0123456789abcdef" * 2
 TOKEN = "doctor-test-token"
@@ -154,7 +153,7 @@ def test_mqtt_broker_accepts_and_a_closed_port_fails(tmp_path):
 
 
 # ------------------------------------------------------------------ Twilio and the clock
-class TwilioAccounts:
+class TwilioAccounts(LocalHTTPServer):
     """Twilio's GET /2010-04-01/Accounts/{sid}.json with HTTP basic auth, and a Date header
     `skew_s` away from this machine's clock."""
 
@@ -162,10 +161,7 @@ class TwilioAccounts:
         self.skew_s = skew_s
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def date_time_string(self, timestamp=None):
                 return email.utils.formatdate(time.time() + outer.skew_s, usegmt=True)
 
@@ -183,13 +179,7 @@ class TwilioAccounts:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 def twilio_config(url: str, token: str) -> str:
@@ -210,21 +200,15 @@ def twilio_config(url: str, token: str) -> str:
     ("wrong-token", "FAIL", "Twilio refuses account_sid"),
 ])
 def test_twilio_credentials(tmp_path, token, state, words):
-    twilio = TwilioAccounts()
-    try:
-        result = doctor(tmp_path, FOLDER % tmp_path + twilio_config(twilio.url, token))["alerts.channels.sms (twilio_sms)"][0]
-    finally:
-        twilio.close()
+    with TwilioAccounts() as twilio:
+        result = doctor(tmp_path, FOLDER % tmp_path + twilio_config(twilio.base_url, token))["alerts.channels.sms (twilio_sms)"][0]
     assert result.state == state and words in result.detail, result
     assert token not in result.detail + result.fix
 
 
 def test_clock_far_from_a_peers_clock_fails(tmp_path):
-    twilio = TwilioAccounts(skew_s=3600)
-    try:
-        results = doctor(tmp_path, FOLDER % tmp_path + twilio_config(twilio.url, TOKEN))
-    finally:
-        twilio.close()
+    with TwilioAccounts(skew_s=3600) as twilio:
+        results = doctor(tmp_path, FOLDER % tmp_path + twilio_config(twilio.base_url, TOKEN))
     clock = results["clock"][0]
     assert clock.state == "FAIL" and "behind twilio's" in clock.detail and "NTP" in clock.fix
 
