@@ -461,7 +461,7 @@ class Doctor:
         for an alert by the receiver."""
         url = urlsplit(str(channel.url))
         port = url.port or (443 if url.scheme == "https" else 80)
-        shown = redact_url(str(channel.url))
+        shown = f"{url.scheme}://{url.hostname}:{port}"  # webhook paths often carry a token
         try:
             with socket.create_connection((url.hostname, port), timeout=NETWORK_TIMEOUT_S) as sock:
                 if url.scheme == "https":
