@@ -18,7 +18,7 @@ def box_iou_cxcywh(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def yolo_loss(outputs: list[torch.Tensor], heads: list[YoloHead], targets: torch.Tensor,
-              net_w: int, net_h: int) -> tuple[torch.Tensor, dict[str, float]]:
+              net_w: int, net_h: int, iou_thresh: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
     """Loss summed over outputs and divided by the batch size (darknet's lr/batch update).
 
     targets: (T, 6) rows ``image_index, class, cx, cy, w, h`` (relative to the input).
@@ -28,6 +28,10 @@ def yolo_loss(outputs: list[torch.Tensor], heads: list[YoloHead], targets: torch
     *all* anchors by shape and trained only in the head whose mask holds that anchor, in the
     cell containing its centre; box terms are scaled by (2 - w*h); x/y and objectness/classes
     use logistic deltas (= BCE gradients), w/h a squared error on the log scale.
+
+    iou_thresh < 1 is AlexeyAB's [yolo] iou_thresh: every other anchor whose shape IoU with the
+    truth exceeds it is trained on that truth too, in its own head and cell. More positives per
+    truth give the heads more to learn from on small and mid-sized objects.
     """
     device = outputs[0].device
     batch = outputs[0].shape[0]
@@ -54,6 +58,11 @@ def yolo_loss(outputs: list[torch.Tensor], heads: list[YoloHead], targets: torch
         inter = torch.minimum(tw, anchors_all[:, 0]) * torch.minimum(th, anchors_all[:, 1])
         shape_iou = inter / (tw * th + anchors_all[:, 0] * anchors_all[:, 1] - inter)
         best_n = shape_iou.argmax(1)
+        also = shape_iou > iou_thresh
+        also[torch.arange(len(targets), device=device), best_n] = False
+        extra_t, extra_n = also.nonzero(as_tuple=True)
+        pair_t = torch.cat([torch.arange(len(targets), device=device), extra_t])
+        pair_n = torch.cat([best_n, extra_n])
 
     total = outputs[0].new_zeros(())
     parts = {"box": 0.0, "obj": 0.0, "noobj": 0.0, "cls": 0.0}
@@ -81,10 +90,10 @@ def yolo_loss(outputs: list[torch.Tensor], heads: list[YoloHead], targets: torch
         cls_loss = raw.new_zeros(())
         if len(targets):
             mask_t = torch.tensor(head.mask, device=device)
-            in_head = (best_n[:, None] == mask_t[None]).any(1)
-            t = targets[in_head]
+            in_head = (pair_n[:, None] == mask_t[None]).any(1)
+            t = targets[pair_t[in_head]]
             if len(t):
-                a_idx = (best_n[in_head][:, None] == mask_t[None]).float().argmax(1)
+                a_idx = (pair_n[in_head][:, None] == mask_t[None]).float().argmax(1)
                 bi = t[:, 0].long()
                 gi = (t[:, 2] * gw).long().clamp(0, gw - 1)
                 gj = (t[:, 3] * gh).long().clamp(0, gh - 1)

@@ -149,6 +149,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="like darknet random=1: every 10 iterations train at a random size from MIN to "
                          "--img-size in steps of 32 (validation stays at the cfg size)")
     ap.add_argument("--jitter", type=float, default=0.2)
+    ap.add_argument("--mosaic", type=float, default=0.0, metavar="P",
+                    help="share of training pictures built as a 4-picture mosaic (AlexeyAB mosaic=1); "
+                         "teaches small objects")
+    ap.add_argument("--iou-thresh", type=float, default=1.0, metavar="T",
+                    help="also train every anchor whose shape IoU with a truth exceeds T "
+                         "(AlexeyAB [yolo] iou_thresh, 0.213 in yolov4); 1 = darknet's best anchor only")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--print-every", type=int, default=10)
     ap.add_argument("--eval-every", type=int, default=200)
@@ -192,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     model.to(memory_format=torch.channels_last)
 
     size = args.img_size
-    train = DetectionData(resolve_list(args.train), (size, size), Augment(jitter=args.jitter))
+    train = DetectionData(resolve_list(args.train), (size, size), Augment(jitter=args.jitter),
+                          mosaic=args.mosaic)
     valid = DetectionData(resolve_list(args.valid), (net_w, net_h), cache=True) if args.valid else None
     print(f"train {len(train)} images, valid {len(valid) if valid else 0} images, input {size}", flush=True)
 
@@ -288,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
                     x = torch.nn.functional.interpolate(x, size=(cur, cur), mode="bilinear",
                                                         align_corners=False, antialias=True)
                 outs = model(x.contiguous(memory_format=torch.channels_last))
-                loss, _ = yolo_loss(outs, model.heads, t, net_w=cur, net_h=cur)
+                loss, _ = yolo_loss(outs, model.heads, t, net_w=cur, net_h=cur,
+                                    iou_thresh=args.iou_thresh)
                 (loss * ((e - s) / args.batch)).backward()
                 total += float(loss.detach()) * (e - s) / args.batch
             opt.step()

@@ -70,3 +70,35 @@ def test_unreadable_image_is_an_error(tmp_path):
     bad.write_bytes(b"not a jpeg")
     with pytest.raises(OSError, match="cannot decode"):
         DetectionData([(bad, label_path_for(bad))], (64, 64)).image(0)
+
+
+def test_mosaic_boxes_stay_on_their_objects(tmp_path):
+    """Each picture is grey with one white square; every mosaic box must frame white pixels."""
+    import cv2
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    pairs = []
+    for k in range(4):
+        img = np.full((200, 200, 3), 60, np.uint8)
+        x0, y0 = 20 + 30 * k, 40 + 10 * k
+        img[y0:y0 + 80, x0:x0 + 80] = 255
+        path = tmp_path / "images" / f"{k}.png"
+        cv2.imwrite(str(path), img)
+        (tmp_path / "labels" / f"{k}.txt").write_text(
+            f"0 {(x0 + 40) / 200} {(y0 + 40) / 200} {80 / 200} {80 / 200}\n")
+        pairs.append((path, tmp_path / "labels" / f"{k}.txt"))
+    aug = Augment(jitter=0.2, flip=True, hue=0.0, saturation=1.0, exposure=1.0)
+    data = DetectionData(pairs, (320, 320), aug, mosaic=1.0)
+    boxes_seen = 0
+    for seed in range(20):
+        out, lab = data.item(seed % 4, random.Random(seed))
+        assert out.shape == (320, 320, 3)
+        assert ((lab[:, 1:] >= 0) & (lab[:, 1:] <= 1)).all()
+        for _, cx, cy, bw, bh in lab:
+            x1, x2 = int(round((cx - bw / 2) * 320)), int(round((cx + bw / 2) * 320))
+            y1, y2 = int(round((cy - bh / 2) * 320)), int(round((cy + bh / 2) * 320))
+            inner = out[y1 + 2:y2 - 2, x1 + 2:x2 - 2]
+            assert inner.size and inner.mean() > 200  # the box is on the white square
+            assert bw < 0.9 and bh < 0.9  # a picture fills one quadrant, never the frame
+            boxes_seen += 1
+    assert boxes_seen >= 20

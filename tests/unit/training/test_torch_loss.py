@@ -19,9 +19,9 @@ def _model():
     return DarknetModel(make_n_class_cfg(read_cfg(cfg), 1))
 
 
-def _objectness_grad(model, target):
+def _objectness_grad(model, target, iou_thresh=1.0):
     outs = [torch.zeros(1, 18, 13, 13, requires_grad=True), torch.zeros(1, 18, 26, 26, requires_grad=True)]
-    loss, _ = yolo_loss(outs, model.heads, target, 416, 416)
+    loss, _ = yolo_loss(outs, model.heads, target, 416, 416, iou_thresh=iou_thresh)
     loss.backward()
     return [o.grad.view(3, 6, o.shape[2], o.shape[3])[:, 4] for o in outs]
 
@@ -41,6 +41,18 @@ def test_truth_goes_to_the_best_anchor_of_all_heads():
     t = torch.tensor([[0, 0, (20 + 0.5) / 26, (4 + 0.5) / 26, 10 / 416, 14 / 416]])
     g13, g26 = _objectness_grad(model, t)
     assert g26[0, 4, 20] < 0 and (g13 >= 0).all()
+
+
+def test_iou_thresh_trains_every_anchor_that_fits_the_truth():
+    model = _model()
+    # 300x300 px truth in 13x13 cell (5, 5): shape IoU .82 with anchor 5 (mask index 2) and
+    # .25 with anchor 4 (mask index 1, 135x169); every other anchor is below .213
+    t = torch.tensor([[0, 0, 5.5 / 13, 5.5 / 13, 300 / 416, 300 / 416]])
+    g13, _ = _objectness_grad(model, t)
+    assert g13[2, 5, 5] < 0 and g13[1, 5, 5] > 0  # darknet's rule: the best anchor only
+    g13, g26 = _objectness_grad(model, t, iou_thresh=0.213)
+    assert g13[2, 5, 5] < 0 and g13[1, 5, 5] < 0  # AlexeyAB's rule: anchor 4 trained too
+    assert g13[0, 5, 5] > 0 and (g26 >= 0).all()
 
 
 def test_ignore_thresh_exact_overlap():
