@@ -30,6 +30,9 @@ IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
 MAP_THRESH = 0.005   # darknet map's detection threshold
 MAP_NMS = 0.45       # darknet map's NMS
 CONF_THRESH = 0.25   # darknet map's thresh_calc_avg_iou
+# Box size as the square root of the share of the picture it covers: 0.1 is a 42-px gun in a
+# 416-px frame, about what a camera across a room sees; most training pictures are close-ups.
+SIZE_EDGES = (0.0, 0.1, 0.25, 0.5, float("inf"))
 
 # One detection: (class id, confidence, (cx, cy, w, h) relative to the image).
 Det = tuple[int, float, Sequence[float]]
@@ -106,6 +109,7 @@ def score_detections(detections: Sequence[Sequence[Det]], truths: Sequence[np.nd
     main = iou_thresholds[0]
     tp_c, fp_c = np.zeros(classes, np.int64), np.zeros(classes, np.int64)
     iou_sum, offset, n_dets = 0.0, 0, 0
+    found = np.zeros(truth_total, bool)  # truths matched by a true positive at conf_thresh
     for image, (dets, truth) in enumerate(zip(detections, truths)):
         dets = sorted(dets, key=lambda d: -d[1])
         n_dets += len(dets)
@@ -124,6 +128,7 @@ def score_detections(detections: Sequence[Sequence[Det]], truths: Sequence[np.nd
                     if truth_index >= 0 and truth_index not in claimed:
                         tp_c[cls] += 1
                         iou_sum += float(ious[k, best])
+                        found[truth_index] = True
                     else:
                         fp_c[cls] += 1
                 claimed.append(truth_index)
@@ -133,6 +138,14 @@ def score_detections(detections: Sequence[Sequence[Det]], truths: Sequence[np.nd
            for thr in iou_thresholds}
     curves = _class_curves(per_threshold[main], n_truth, classes, truth_total)
     tp, fp = int(tp_c.sum()), int(fp_c.sum())
+    sizes = np.sqrt(np.concatenate([t[:, 3] * t[:, 4] for t in truths])) if truth_total else np.zeros(0)
+    by_size = []
+    for lo, hi in zip(SIZE_EDGES[:-1], SIZE_EDGES[1:]):
+        inside = (sizes >= lo) & (sizes < hi)
+        n = int(inside.sum())
+        by_size.append({"min": lo, "max": hi if hi != float("inf") else None, "truths": n,
+                        "found": int(found[inside].sum()),
+                        "recall": float(found[inside].mean()) if n else None})
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / truth_total if truth_total else 0.0
     return {
@@ -145,6 +158,7 @@ def score_detections(detections: Sequence[Sequence[Det]], truths: Sequence[np.nd
         "images": len(truths), "conf_thresh": conf_thresh, "iou_thresh": main,
         "iou_thresholds": list(iou_thresholds),
         "detections_count": n_dets, "unique_truth_count": truth_total,
+        "recall_by_size": by_size,
         "classes": [{"class_id": c, "name": names[c], "ap": aps[main][c],
                      "ap50_95": float(np.mean([aps[t][c] for t in iou_thresholds])),
                      "tp": int(tp_c[c]), "fp": int(fp_c[c]), "truths": int(n_truth[c]),
@@ -175,6 +189,14 @@ def format_darknet_report(result: dict) -> str:
         f"mean average precision (mAP@0.50:0.95) = {result['map50_95']:f}, "
         f"or {result['map50_95'] * 100:2.2f} %",
     ]
+    if result.get("recall_by_size"):
+        parts = []
+        for b in result["recall_by_size"]:
+            span = f"<{b['max']:.2f}" if b["min"] == 0 else (
+                f">={b['min']:.2f}" if b["max"] is None else f"{b['min']:.2f}-{b['max']:.2f}")
+            share = f"{b['recall']:.2f}" if b["recall"] is not None else "-"
+            parts.append(f"{span} {share} ({b['found']}/{b['truths']})")
+        lines.append(f"recall at conf_thresh {conf:0.2f} by box size (sqrt of area share): " + ", ".join(parts))
     return "\n".join(lines) + "\n"
 
 

@@ -37,7 +37,9 @@ examples:
 
 --json prints one object: map50, map50_95, precision, recall, f1, tp, fp, fn, avg_iou (0..1,
 all at --conf-thresh), images, detections_count, unique_truth_count, classes (per class: ap,
-ap50_95, tp, fp, truths, detections), model, backend, thresh, nms, seconds, failed.
+ap50_95, tp, fp, truths, detections), recall_by_size (truths found at --conf-thresh per box size,
+the square root of the share of the picture a box covers: <0.10, 0.10-0.25, 0.25-0.50, >=0.50),
+model, backend, thresh, nms, seconds, failed.
 
 exit status: 0 measured, 1 measured but some images could not be read (named on stderr),
 2 usage, data or model error, 3 no backend can run the model."""

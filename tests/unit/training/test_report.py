@@ -59,6 +59,18 @@ def test_conf_thresh_counts_and_darknet_average_iou():
     assert r["map50"] == pytest.approx(0.5 + 0.5 * 2 / 3)
 
 
+def test_recall_by_box_size():
+    # sizes (sqrt of w*h): .05, .2, .2, .6
+    t = [truth((0, .1, .1, .05, .05), (0, .5, .5, .2, .2)), truth((0, .3, .3, .1, .4), (0, .5, .5, .6, .6))]
+    dets = [[(0, .9, (.5, .5, .2, .2)), (0, .9, (.1, .1, .05, .05))],
+            [(0, .2, (.3, .3, .1, .4)),   # below conf_thresh: not found
+             (0, .8, (.5, .5, .6, .6))]]
+    r = score_detections(dets, t, GUN)
+    assert [(b["truths"], b["found"]) for b in r["recall_by_size"]] == [(1, 1), (2, 1), (0, 0), (1, 1)]
+    assert [b["recall"] for b in r["recall_by_size"]] == [1.0, 0.5, None, 1.0]
+    assert r["recall_by_size"][-1]["max"] is None
+
+
 def test_iou_must_exceed_the_threshold_and_classes_must_match():
     t = [truth((0, .5, .5, .5, .5), (1, .2, .2, .1, .1))]
     dets = [[(0, .9, (.5, .5, .5, .25)),   # IoU exactly .5 (binary fractions): darknet needs more
@@ -107,8 +119,10 @@ def test_report_has_the_seed_report_lines():
     t = [truth((0, .5, .5, .2, .2), (0, .2, .2, .1, .1))]
     ours = format_darknet_report(score_detections([[(0, .9, (.5, .5, .2, .16))]], t, GUN)).splitlines()
     assert ours[0] == "detections_count = 1, unique_truth_count = 2"
-    assert ours[-1].startswith("mean average precision (mAP@0.50:0.95) = ")
-    body = ours[1:-1]
+    assert ours[-2].startswith("mean average precision (mAP@0.50:0.95) = ")
+    assert ours[-1] == ("recall at conf_thresh 0.25 by box size (sqrt of area share): "
+                        "<0.10 - (0/0), 0.10-0.25 0.50 (1/2), 0.25-0.50 - (0/0), >=0.50 - (0/0)")
+    body = ours[1:-2]
     assert len(body) == len(seed_lines)
     for mine, theirs in zip(body, seed_lines):
         assert re.fullmatch(_line_pattern(theirs), mine), (mine, theirs)
