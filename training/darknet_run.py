@@ -411,6 +411,14 @@ class Run:
                 "--eval-every", str(max(1, min(200, total)))]
         if data.get("valid"):
             argv += ["--valid", data["valid"]]
+        # AlexeyAB's cfg keys for mosaic pictures and for several anchors per truth. pjreddie's
+        # darknet ignores both ("Unused field"), so such a cfg still trains and runs everywhere.
+        if net.get_int("mosaic", 0):
+            argv += ["--mosaic", "0.5"]
+        iou_thresh = min((y.get_float("iou_thresh", 1.0) for y in self.sections() if y.kind == "yolo"),
+                         default=1.0)
+        if iou_thresh < 1.0:
+            argv += ["--iou-thresh", str(iou_thresh)]
         if resume:
             argv.append("--resume")
         elif settings.weights:

@@ -164,6 +164,27 @@ def test_run_folder_is_set_up_and_refuses_a_second_start(tmp_path):
         run.create(RunSettings(engine="darknet", data=str(data), cfg=str(cfg)))
 
 
+def test_torch_engine_takes_mosaic_and_iou_thresh_from_the_cfg(tmp_path):
+    pytest.importorskip("torch")
+    data, cfg = _dataset(tmp_path), _gun_cfg(tmp_path)
+    plain = Run(tmp_path / "plain")
+    settings = RunSettings(engine="torch", data=str(data), cfg=str(cfg))
+    plain.create(settings)
+    argv = plain._torch_argv(settings, resume=False)
+    assert "--mosaic" not in argv and "--iou-thresh" not in argv
+    sections = read_cfg(cfg)
+    sections[0].options["mosaic"] = "1"
+    for s in sections:
+        if s.kind == "yolo":
+            s.options["iou_thresh"] = "0.213"
+    write_cfg(sections, cfg)
+    tuned = Run(tmp_path / "tuned")
+    tuned.create(settings)
+    argv = tuned._torch_argv(settings, resume=False)
+    assert argv[argv.index("--mosaic") + 1] == "0.5"
+    assert argv[argv.index("--iou-thresh") + 1] == "0.213"
+
+
 def test_run_refuses_a_cfg_with_other_classes(tmp_path):
     data, cfg = _dataset(tmp_path, classes=2), _gun_cfg(tmp_path)
     with pytest.raises(RunError, match=r"detects \[1\] classes .* classes=2.*train config"):
