@@ -45,6 +45,9 @@ def test_report_lines_and_pr_chart(pistols, tmp_path):
         r"IoU threshold = 50 %, used Area-Under-Curve for each unique Recall",
         r"mean average precision \(mAP@0\.50\) = 0\.\d{6}, or \d+\.\d\d %",
         r"mean average precision \(mAP@0\.50:0\.95\) = 0\.\d{6}, or \d+\.\d\d %",
+        r"recall at conf_thresh 0\.25 by box size \(sqrt of area share\): <0\.10 (\d\.\d\d|-) \(\d+/\d+\), "
+        r"0\.10-0\.25 (\d\.\d\d|-) \(\d+/\d+\), 0\.25-0\.50 (\d\.\d\d|-) \(\d+/\d+\), "
+        r">=0\.50 (\d\.\d\d|-) \(\d+/\d+\)",
     ]
     assert len(lines) == len(patterns), result.stdout
     for line, pattern in zip(lines, patterns):
@@ -65,6 +68,9 @@ def test_json_keys_and_consistency(pistols):
     assert r["tp"] + r["fn"] == r["unique_truth_count"] > 0
     assert 0 < r["map50_95"] < r["map50"] <= 1
     assert r["precision"] == pytest.approx(r["tp"] / (r["tp"] + r["fp"]))
+    sizes = r["recall_by_size"]
+    assert sum(b["truths"] for b in sizes) == r["unique_truth_count"]
+    assert sum(b["found"] for b in sizes) == r["tp"]  # each true positive finds one truth
 
 
 def test_ap_of_real_detections_agrees_with_pycocotools(pistols):
