@@ -398,7 +398,8 @@ class Run:
             raise EngineUnavailable("the torch engine needs PyTorch, which is not installed: "
                                     "pip install torch (or use --engine darknet)")
         data = read_data_file(self.data_path)
-        net = self.sections()[0]
+        sections = self.sections()
+        net = sections[0]
         batch = net.get_int("batch", 64)
         total = net.get_int("max_batches", 1)
         argv = [sys.executable, "-u", "-m", "gunwatch.training.torch_train", "--cfg", str(self.cfg_path),
@@ -415,7 +416,7 @@ class Run:
         # darknet ignores both ("Unused field"), so such a cfg still trains and runs everywhere.
         if net.get_int("mosaic", 0):
             argv += ["--mosaic", "0.5"]
-        iou_thresh = min((y.get_float("iou_thresh", 1.0) for y in self.sections() if y.kind == "yolo"),
+        iou_thresh = min((y.get_float("iou_thresh", 1.0) for y in sections if y.kind == "yolo"),
                          default=1.0)
         if iou_thresh < 1.0:
             argv += ["--iou-thresh", str(iou_thresh)]
