@@ -1,7 +1,7 @@
 """`gunwatch train prepare`: a data set in, a darknet training folder out.
 
 Output folder: `images/` (links to the original pictures, which stay untouched), `labels/` (YOLO
-txt, fixed if asked), `obj.names`, `obj.data`, `train.txt`, `valid.txt` (and `test.txt` when
+txt, fixed if asked, train boxes of rotated pictures tightened if asked), `obj.names`, `obj.data`, `train.txt`, `valid.txt` (and `test.txt` when
 the split has one), `splits.csv` (file, split, group) and `report.json` (what was checked,
 found, fixed or dropped).
 """
@@ -29,6 +29,7 @@ class Prepared:
     splits: dict[str, int]
     dropped: int
     groups: int
+    tightened: dict | None = None   # what --tighten-rotated changed (see _tighten_train)
 
 
 def _split(dataset: Dataset, mode: str, splits_csv: Path | None, group_column: str | None,
@@ -70,7 +71,7 @@ def _link_name(sample: Sample, taken: set[str]) -> str:
 def prepare(source: Path, out: Path, *, names_file: Path | None = None, class_names: list[str] | None = None,
             split: str = "seed", splits_csv: Path | None = None, group_column: str | None = None,
             group_pattern: str | None = None, near_duplicates: Path | None = None, fix: bool = False,
-            drop: bool = False, decode: bool = True) -> Prepared:
+            drop: bool = False, decode: bool = True, tighten_rotated: bool = False) -> Prepared:
     dataset = load_dataset(source, names_file)
     if class_names:
         dataset.names = class_names
@@ -88,6 +89,7 @@ def prepare(source: Path, out: Path, *, names_file: Path | None = None, class_na
     if splits_csv is None and (source / "splits.csv").exists():
         splits_csv = source / "splits.csv"
     parts, groups = _split(dataset, split, splits_csv, group_column, group_pattern, near_duplicates)
+    tightened = _tighten_train(dataset, parts.get("train", [])) if tighten_rotated else None
 
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "labels").mkdir(exist_ok=True)
@@ -122,8 +124,42 @@ def prepare(source: Path, out: Path, *, names_file: Path | None = None, class_na
     report = {"source": str(source), "format": dataset.format, "names": dataset.names,
               "images": len(dataset.samples), "problems": dict(counts), "dropped": len(bad) if drop else 0,
               "fixed": fix, "split": split, "groups": groups,
-              "parts": {p: len(i) for p, i in parts.items()},
+              "parts": {p: len(i) for p, i in parts.items()}, "tightened": tightened,
               "examples": {kind: [d for s in dataset.samples for k, d in s.problems if k == kind][:20]
                            for kind in counts if kind != "images without boxes"}}
     (out / "report.json").write_text(json.dumps(report, indent=1))
-    return Prepared(out, counts, report["parts"], report["dropped"], groups)
+    return Prepared(out, counts, report["parts"], report["dropped"], groups, tightened)
+
+
+def _tighten_train(dataset: Dataset, train: list[int]) -> dict:
+    """Replace the envelope boxes of train pictures that an export tool rotated by ellipse
+    boxes (see rotated_boxes). Only train: export tools augment the train split alone, and
+    valid/test labels must stay what the annotators drew."""
+    import cv2
+
+    from .rotated_boxes import estimate_rotation, tighten
+
+    found = {"pictures": len(train), "rotated": 0, "not_rotated": 0, "unknown": 0, "boxes": 0,
+             "area_before": 0.0, "area_after": 0.0}
+    for i in train:
+        sample = dataset.samples[i]
+        image = cv2.imread(str(sample.image), cv2.IMREAD_COLOR)
+        if image is None or not sample.boxes:
+            continue
+        rotation = estimate_rotation(image)
+        if rotation.degrees is None:
+            found["unknown"] += 1
+            continue
+        if rotation.degrees < 1.0:
+            found["not_rotated"] += 1
+            continue
+        found["rotated"] += 1
+        height, width = image.shape[:2]
+        new = tighten(sample.boxes, rotation.degrees, width, height)
+        found["boxes"] += len(new)
+        found["area_before"] += sum(w * h for _, _, _, w, h in sample.boxes)
+        found["area_after"] += sum(w * h for _, _, _, w, h in new)
+        sample.boxes = new
+    before = found.pop("area_before")
+    found["area_ratio"] = round(found.pop("area_after") / before, 4) if before else 1.0
+    return found

@@ -18,13 +18,22 @@ obj.names, train.txt, valid.txt, labels/, images/ (links), splits.csv and report
 Splits: `seed` is the seed study's train_test_split(test_size=0.2, random_state=1), reproducible;
 with --group-column/--group-pattern/--near-duplicates it splits groups of images instead, so
 augmented copies or near-duplicates of one picture never straddle train and test. `file` keeps
-the split of the data set's splits.csv (train/valid/test)."""
+the split of the data set's splits.csv (train/valid/test).
+
+Rotated exports: tools such as Roboflow rotate train pictures on their own canvas (black
+corners) and label each object with the envelope of its turned box, which is far looser than the
+object (a 2:1 box turned 30 degrees doubles its area). A detector fitted on those labels draws
+loose boxes that fail IoU 0.5 on real pictures. --tighten-rotated reads each train picture's angle
+from its corners and replaces its boxes by the envelope of the ellipse inscribed in the original
+box; valid and test labels are never changed. report.json's "tightened" says how many."""
 
 EXAMPLES = """\
 examples:
   gunwatch train prepare ../shared/datasets/pistols out/pistols --class-names gun \\
       --group-column source_image --near-duplicates ../shared/datasets/pistols/near_duplicates.csv
   gunwatch train prepare ../shared/datasets/pistols out/pistols-given --class-names gun --split file
+  gunwatch train prepare ../shared/datasets/pistols out/pistols-tight --class-names gun --split file \
+      --tighten-rotated
   gunwatch train prepare ~/voc-guns out/voc --fix --drop
 
 exit status: 0 written, 2 the data set has problems (the message counts them and names one)."""
@@ -52,6 +61,10 @@ def add_parser(sub) -> None:
     prep.add_argument("--drop", action="store_true", help="leave out images that still have problems")
     prep.add_argument("--no-decode", action="store_true", help="skip decoding every image (faster, "
                       "misses corrupt files)")
+    prep.add_argument("--tighten-rotated", action="store_true",
+                      help="train pictures that an export tool turned on their canvas (black corners): "
+                      "replace each loose envelope box by the box of the ellipse inscribed in the "
+                      "original box (the angle is read from the corners)")
     prep.set_defaults(run=run_prepare)
     add_run_parsers(verbs)
     add_tool_parsers(verbs)
@@ -66,12 +79,18 @@ def run_prepare(args: argparse.Namespace) -> int:
                          class_names=args.class_names.split(",") if args.class_names else None,
                          split=args.split, splits_csv=args.splits_csv, group_column=args.group_column,
                          group_pattern=args.group_pattern, near_duplicates=args.near_duplicates,
-                         fix=args.fix, drop=args.drop, decode=not args.no_decode)
+                         fix=args.fix, drop=args.drop, decode=not args.no_decode,
+                         tighten_rotated=args.tighten_rotated)
     except (DatasetError, PrepareError, OSError) as exc:
         raise ConfigError(str(exc)) from exc
     problems = ", ".join(f"{k}: {n}" for k, n in result.counts.most_common() if n) or "none"
     print(f"{args.out}: {', '.join(f'{p} {n}' for p, n in result.splits.items())} images "
           f"({result.groups} groups); problems: {problems}; dropped {result.dropped}", file=sys.stderr)
+    if result.tightened is not None:
+        t = result.tightened
+        print(f"tightened {t['boxes']} boxes in {t['rotated']} rotated train pictures (box area x "
+              f"{t['area_ratio']}); {t['not_rotated']} not rotated, {t['unknown']} with corners that fit "
+              "no rotation (left as they were)", file=sys.stderr)
     print(args.out / "obj.data")
     return 0
 

@@ -1,0 +1,81 @@
+"""Reading the rotation of an exported picture from its black corners, and the ellipse boxes."""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from gunwatch.training.prepare import prepare
+from gunwatch.training.rotated_boxes import estimate_rotation, tighten
+
+
+def textured(size=416, seed=0) -> np.ndarray:
+    """A bright picture with structure, so that no corner is dark before the rotation."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(60, 255, (size // 8, size // 8, 3), dtype=np.uint8)
+    return cv2.resize(base, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def turned(image: np.ndarray, degrees: float) -> np.ndarray:
+    h, w = image.shape[:2]
+    out = cv2.warpAffine(image, cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0), (w, h))
+    ok, jpeg = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, 85])   # exports are JPEG
+    return cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+
+
+@pytest.mark.parametrize("degrees", [3.0, 12.5, -20.0, 33.0])
+def test_angle_read_from_the_corners(degrees):
+    found = estimate_rotation(turned(textured(), degrees))
+    assert found.degrees == pytest.approx(abs(degrees), abs=0.75)
+
+
+def test_unturned_picture_reads_zero_and_a_black_one_reads_unknown():
+    assert estimate_rotation(textured()).degrees == 0.0
+    assert estimate_rotation(np.zeros((416, 416, 3), np.uint8)).degrees is None
+
+
+def test_non_square_canvas():
+    found = estimate_rotation(turned(cv2.resize(textured(), (640, 360)), 15.0))
+    assert found.degrees == pytest.approx(15.0, abs=0.75)
+
+
+def test_ellipse_box_by_hand():
+    # a 200x100 px box turned 30 degrees: envelope 223.2 x 186.6 px;
+    # the inscribed ellipse's envelope: sqrt(200^2 cos^2 + 100^2 sin^2) = 180.28,
+    # sqrt(200^2 sin^2 + 100^2 cos^2) = 132.29
+    c, s = math.cos(math.radians(30)), math.sin(math.radians(30))
+    envelope = (0, 0.5, 0.4, (200 * c + 100 * s) / 416, (200 * s + 100 * c) / 416)
+    (_, cx, cy, w, h), = tighten([envelope], 30.0, 416, 416)
+    assert (cx, cy) == pytest.approx((0.5, 0.4))
+    assert (w * 416, h * 416) == pytest.approx((180.28, 132.29), abs=0.01)
+
+
+def test_no_rotation_changes_nothing_and_border_sides_stay():
+    box = (0, 0.5, 0.5, 0.3, 0.2)
+    assert tighten([box], 0.4, 416, 416) == [box]
+    # touching the left border: the left side stays at 0, the right side moves in
+    (_, cx, _, w, _), = tighten([(0, 0.15, 0.5, 0.3, 0.2)], 20.0, 416, 416)
+    assert cx - w / 2 == pytest.approx(0.0) and w < 0.3
+    # touching both top and bottom: that axis is left alone
+    (_, _, cy, _, h), = tighten([(0, 0.5, 0.5, 0.3, 1.0)], 20.0, 416, 416)
+    assert (cy, h) == (0.5, 1.0)
+
+
+def test_prepare_tightens_train_only(tmp_path):
+    root = tmp_path / "set"
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    c, s = math.cos(math.radians(25)), math.sin(math.radians(25))
+    envelope = f"0 0.5 0.5 {(160 * c + 60 * s) / 416:.6f} {(160 * s + 60 * c) / 416:.6f}\n"
+    for name, split in (("a", "train"), ("b", "valid")):
+        cv2.imwrite(str(root / "images" / f"{name}.jpg"), turned(textured(seed=1), 25.0))
+        (root / "labels" / f"{name}.txt").write_text(envelope)
+    (root / "splits.csv").write_text("file,split\na.jpg,train\nb.jpg,valid\n")
+    result = prepare(root, tmp_path / "out", class_names=["gun"], split="file", tighten_rotated=True)
+    assert result.tightened["rotated"] == 1 and result.tightened["area_ratio"] < 0.8
+    train_w = float((tmp_path / "out" / "labels" / "a.txt").read_text().split()[3])
+    valid_w = float((tmp_path / "out" / "labels" / "b.txt").read_text().split()[3])
+    assert train_w * 416 == pytest.approx(math.hypot(160 * c, 60 * s), abs=2.0)
+    assert valid_w == pytest.approx(float(envelope.split()[3]), abs=1e-6)
