@@ -32,7 +32,7 @@ examples:
   gunwatch train prepare ../shared/datasets/pistols out/pistols --class-names gun \\
       --group-column source_image --near-duplicates ../shared/datasets/pistols/near_duplicates.csv
   gunwatch train prepare ../shared/datasets/pistols out/pistols-given --class-names gun --split file
-  gunwatch train prepare ../shared/datasets/pistols out/pistols-tight --class-names gun --split file \
+  gunwatch train prepare ../shared/datasets/pistols out/pistols-tight --class-names gun --split file \\
       --tighten-rotated
   gunwatch train prepare ~/voc-guns out/voc --fix --drop
 
