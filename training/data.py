@@ -51,6 +51,19 @@ def load_image(path: Path, size: tuple[int, int]) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
+def clip_boxes(classes: np.ndarray, corners: tuple[np.ndarray, ...], window: tuple[float, ...],
+               min_side: float, min_visible: float) -> np.ndarray:
+    """Boxes (x1, y1, x2, y2 arrays) cut to ``window`` (x1, y1, x2, y2, same units) as
+    ``class cx cy w h`` rows; a box is dropped when a side falls under ``min_side`` or less than
+    ``min_visible`` of its area stays inside."""
+    x1, y1, x2, y2 = corners
+    cx1, cx2 = np.clip(x1, window[0], window[2]), np.clip(x2, window[0], window[2])
+    cy1, cy2 = np.clip(y1, window[1], window[3]), np.clip(y2, window[1], window[3])
+    bw, bh = cx2 - cx1, cy2 - cy1
+    keep = (bw >= min_side) & (bh >= min_side) & (bw * bh >= min_visible * (x2 - x1) * (y2 - y1))
+    return np.stack([classes, (cx1 + cx2) / 2, (cy1 + cy2) / 2, bw, bh], 1)[keep]
+
+
 @dataclass
 class Augment:
     """darknet-like augmentation. jitter: each crop edge moves by up to jitter*size (this scales,
@@ -91,12 +104,7 @@ class Augment:
         ny1, ny2 = (y1 - top) * sy / oh, (y2 - top) * sy / oh
         if flip:
             nx1, nx2 = 1 - nx2, 1 - nx1
-        area0 = (nx2 - nx1) * (ny2 - ny1)
-        cx1, cx2 = np.clip(nx1, 0, 1), np.clip(nx2, 0, 1)
-        cy1, cy2 = np.clip(ny1, 0, 1), np.clip(ny2, 0, 1)
-        bw, bh = cx2 - cx1, cy2 - cy1
-        keep = (bw > 0.005) & (bh > 0.005) & (bw * bh >= self.min_visible * area0)
-        new = np.stack([labels[:, 0], (cx1 + cx2) / 2, (cy1 + cy2) / 2, bw, bh], 1)[keep]
+        new = clip_boxes(labels[:, 0], (nx1, ny1, nx2, ny2), (0.0, 0.0, 1.0, 1.0), 0.005, self.min_visible)
         return out, new.astype(np.float32)
 
     def _hsv(self, img: np.ndarray, rng: random.Random) -> np.ndarray:
@@ -174,13 +182,9 @@ class DetectionData:
             x2 = ox + (lab[:, 1] + lab[:, 3] / 2) * side
             y1 = oy + (lab[:, 2] - lab[:, 4] / 2) * side
             y2 = oy + (lab[:, 2] + lab[:, 4] / 2) * side
-            cx1, cx2 = np.clip(x1, qx1, qx2), np.clip(x2, qx1, qx2)
-            cy1, cy2 = np.clip(y1, qy1, qy2), np.clip(y2, qy1, qy2)
-            bw, bh = cx2 - cx1, cy2 - cy1
-            visible = bw * bh >= self.augment.min_visible * (x2 - x1) * (y2 - y1)
-            keep = (bw >= 3) & (bh >= 3) & visible
-            rows.append(np.stack([lab[:, 0], (cx1 + cx2) / 2 / w, (cy1 + cy2) / 2 / h,
-                                  bw / w, bh / h], 1)[keep])
+            kept = clip_boxes(lab[:, 0], (x1, y1, x2, y2), (qx1, qy1, qx2, qy2), 3.0,
+                              self.augment.min_visible)
+            rows.append(kept / np.array([1, w, h, w, h], np.float64))
         labels = np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, 5), np.float32)
         return canvas, labels
 
