@@ -33,6 +33,7 @@ CONF_THRESH = 0.25   # darknet map's thresh_calc_avg_iou
 # Box size as the square root of the share of the picture it covers: 0.1 is a 42-px gun in a
 # 416-px frame, about what a camera across a room sees; most training pictures are close-ups.
 SIZE_EDGES = (0.0, 0.1, 0.25, 0.5, float("inf"))
+LOCATED_IOU = 0.1    # a detection this close to a truth is about that gun, if not on it
 
 # One detection: (class id, confidence, (cx, cy, w, h) relative to the image).
 Det = tuple[int, float, Sequence[float]]
@@ -110,6 +111,9 @@ def score_detections(detections: Sequence[Sequence[Det]], truths: Sequence[np.nd
     tp_c, fp_c = np.zeros(classes, np.int64), np.zeros(classes, np.int64)
     iou_sum, offset, n_dets = 0.0, 0, 0
     found = np.zeros(truth_total, bool)  # truths matched by a true positive at conf_thresh
+    # detected / true box area of each truth's best-overlapping detection above conf_thresh:
+    # above 1 the model draws loose boxes, which fail the IoU test though the gun was seen
+    area_ratio = np.full(truth_total, np.nan)
     for image, (dets, truth) in enumerate(zip(detections, truths)):
         dets = sorted(dets, key=lambda d: -d[1])
         n_dets += len(dets)
@@ -118,6 +122,13 @@ def score_detections(detections: Sequence[Sequence[Det]], truths: Sequence[np.nd
             det_cls = np.array([d[0] for d in dets])
             same = det_cls[:, None] == truth[None, :, 0].astype(np.int64)
             ious = np.where(same, _iou_matrix(boxes, truth[:, 1:5].astype(np.float64)), 0.0)
+            confident = np.array([d[1] > conf_thresh for d in dets])
+            if confident.any() and len(truth):
+                near = np.where(confident[:, None], ious, 0.0)
+                best_det = near.argmax(0)
+                seen = near.max(0) > LOCATED_IOU
+                areas = boxes[best_det, 2] * boxes[best_det, 3] / (truth[:, 3] * truth[:, 4])
+                area_ratio[offset:offset + len(truth)] = np.where(seen, areas, np.nan)
         for thr in iou_thresholds:
             claimed: list[int] = []  # truths of earlier (better) detections in this image
             for k, (cls, conf, _) in enumerate(dets):
@@ -145,7 +156,9 @@ def score_detections(detections: Sequence[Sequence[Det]], truths: Sequence[np.nd
         n = int(inside.sum())
         by_size.append({"min": lo, "max": hi if hi != float("inf") else None, "truths": n,
                         "found": int(found[inside].sum()),
-                        "recall": float(found[inside].mean()) if n else None})
+                        "recall": float(found[inside].mean()) if n else None,
+                        "area_ratio": float(np.nanmedian(area_ratio[inside]))
+                        if np.isfinite(area_ratio[inside]).any() else None})
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / truth_total if truth_total else 0.0
     return {
@@ -197,6 +210,9 @@ def format_darknet_report(result: dict) -> str:
             share = f"{b['recall']:.2f}" if b["recall"] is not None else "-"
             parts.append(f"{span} {share} ({b['found']}/{b['truths']})")
         lines.append(f"recall at conf_thresh {conf:0.2f} by box size (sqrt of area share): " + ", ".join(parts))
+        ratios = [f"{b['area_ratio']:.2f}" if b.get("area_ratio") is not None else "-"
+                  for b in result["recall_by_size"]]
+        lines.append(f"median detected/true box area by box size (IoU > {LOCATED_IOU}): " + ", ".join(ratios))
     return "\n".join(lines) + "\n"
 
 

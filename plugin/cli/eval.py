@@ -38,7 +38,9 @@ examples:
 --json prints one object: map50, map50_95, precision, recall, f1, tp, fp, fn, avg_iou (0..1,
 all at --conf-thresh), images, detections_count, unique_truth_count, classes (per class: ap,
 ap50_95, tp, fp, truths, detections), recall_by_size (truths found at --conf-thresh per box size,
-the square root of the share of the picture a box covers: <0.10, 0.10-0.25, 0.25-0.50, >=0.50),
+the square root of the share of the picture a box covers: <0.10, 0.10-0.25, 0.25-0.50, >=0.50;
+with area_ratio, the median detected/true area of the box drawn on each truth, above 1 when the
+model draws loose boxes),
 model, backend, thresh, nms, seconds, failed.
 
 exit status: 0 measured, 1 measured but some images could not be read (named on stderr),

@@ -48,6 +48,8 @@ def test_report_lines_and_pr_chart(pistols, tmp_path):
         r"recall at conf_thresh 0\.25 by box size \(sqrt of area share\): <0\.10 (\d\.\d\d|-) \(\d+/\d+\), "
         r"0\.10-0\.25 (\d\.\d\d|-) \(\d+/\d+\), 0\.25-0\.50 (\d\.\d\d|-) \(\d+/\d+\), "
         r">=0\.50 (\d\.\d\d|-) \(\d+/\d+\)",
+        r"median detected/true box area by box size \(IoU > 0\.1\): "
+        r"(\d+\.\d\d|-), (\d+\.\d\d|-), (\d+\.\d\d|-), (\d+\.\d\d|-)",
     ]
     assert len(lines) == len(patterns), result.stdout
     for line, pattern in zip(lines, patterns):
@@ -71,6 +73,7 @@ def test_json_keys_and_consistency(pistols):
     sizes = r["recall_by_size"]
     assert sum(b["truths"] for b in sizes) == r["unique_truth_count"]
     assert sum(b["found"] for b in sizes) == r["tp"]  # each true positive finds one truth
+    assert all(b["area_ratio"] is None or 0 < b["area_ratio"] < 10 for b in sizes)
 
 
 def test_ap_of_real_detections_agrees_with_pycocotools(pistols):

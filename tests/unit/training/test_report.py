@@ -69,6 +69,20 @@ def test_recall_by_box_size():
     assert [(b["truths"], b["found"]) for b in r["recall_by_size"]] == [(1, 1), (2, 1), (0, 0), (1, 1)]
     assert [b["recall"] for b in r["recall_by_size"]] == [1.0, 0.5, None, 1.0]
     assert r["recall_by_size"][-1]["max"] is None
+    # the only confident detections sit exactly on their truths; the .2-conf one does not count
+    assert [b["area_ratio"] for b in r["recall_by_size"]] == [1.0, 1.0, None, 1.0]
+
+
+def test_box_area_ratio_shows_loose_boxes():
+    # a .2x.2 truth seen as a .3x.3 box (IoU .44: found at IoU .1, missed at .5) -> ratio 2.25;
+    # a .1x.1 truth seen as .1x.06 on its top part (IoU .6, found) -> 0.6; one with nothing near it -> no ratio
+    t = [truth((0, .5, .5, .2, .2)), truth((0, .5, .5, .1, .1)), truth((0, .2, .2, .1, .1))]
+    dets = [[(0, .9, (.5, .5, .3, .3))], [(0, .9, (.5, .48, .1, .06))], [(0, .9, (.8, .8, .1, .1))]]
+    r = score_detections(dets, t, GUN)
+    band = r["recall_by_size"][1]   # all three are 0.10-0.25
+    assert band["truths"] == 3 and band["found"] == 1
+    assert band["area_ratio"] == pytest.approx(np.median([2.25, 0.6]))
+    assert "median detected/true box area by box size" in format_darknet_report(r)
 
 
 def test_iou_must_exceed_the_threshold_and_classes_must_match():
@@ -119,10 +133,12 @@ def test_report_has_the_seed_report_lines():
     t = [truth((0, .5, .5, .2, .2), (0, .2, .2, .1, .1))]
     ours = format_darknet_report(score_detections([[(0, .9, (.5, .5, .2, .16))]], t, GUN)).splitlines()
     assert ours[0] == "detections_count = 1, unique_truth_count = 2"
-    assert ours[-2].startswith("mean average precision (mAP@0.50:0.95) = ")
-    assert ours[-1] == ("recall at conf_thresh 0.25 by box size (sqrt of area share): "
+    assert ours[-3].startswith("mean average precision (mAP@0.50:0.95) = ")
+    assert ours[-2] == ("recall at conf_thresh 0.25 by box size (sqrt of area share): "
                         "<0.10 - (0/0), 0.10-0.25 0.50 (1/2), 0.25-0.50 - (0/0), >=0.50 - (0/0)")
-    body = ours[1:-2]
+    # the detection is 0.8 of its truth's area; the other 0.10-0.25 truth has nothing near it
+    assert ours[-1] == "median detected/true box area by box size (IoU > 0.1): -, 0.80, -, -"
+    body = ours[1:-3]
     assert len(body) == len(seed_lines)
     for mine, theirs in zip(body, seed_lines):
         assert re.fullmatch(_line_pattern(theirs), mine), (mine, theirs)
