@@ -139,6 +139,7 @@ def _tighten_train(dataset: Dataset, train: list[int]) -> dict:
 
     from .rotated_boxes import estimate_rotation, tighten
 
+    # boxes: how many changed (boxes on the border stay, see tighten)
     found = {"pictures": len(train), "rotated": 0, "not_rotated": 0, "unknown": 0, "boxes": 0,
              "area_before": 0.0, "area_after": 0.0}
     for i in train:
@@ -156,7 +157,7 @@ def _tighten_train(dataset: Dataset, train: list[int]) -> dict:
         found["rotated"] += 1
         height, width = image.shape[:2]
         new = tighten(sample.boxes, rotation.degrees, width, height)
-        found["boxes"] += len(new)
+        found["boxes"] += sum(a != b for a, b in zip(sample.boxes, new))
         found["area_before"] += sum(w * h for _, _, _, w, h in sample.boxes)
         found["area_after"] += sum(w * h for _, _, _, w, h in new)
         sample.boxes = new

@@ -26,7 +26,7 @@ MAX_DEGREES = 44.0      # the inversion divides by cos^2 - sin^2, which vanishes
 STEP_DEGREES = 0.25
 DARK = 24               # a pixel whose brightest channel is below this counts as black fill
 TOLERANCE_PX = 4.0      # median disagreement between measured and expected corner runs
-EDGE = 0.002            # a box side this close to the border (relative) is clipped by it
+EDGE = 0.002            # a box side this close to the border (relative) was cut by it
 
 
 @dataclass(frozen=True)
@@ -101,32 +101,21 @@ def estimate_rotation(image: np.ndarray) -> Rotation:
 def tighten(boxes: list[tuple[int, float, float, float, float]], degrees: float,
             width: int, height: int) -> list[tuple[int, float, float, float, float]]:
     """The ellipse boxes for envelope ``boxes`` (class, cx, cy, w, h relative) of a picture
-    turned by ``degrees``. A side clipped by the border stays there; the other side moves in.
-    An axis clipped at both ends is left as it is."""
+    turned by ``degrees``. A box that touches the border is left as it is: the border cut its
+    envelope, so the original box cannot be worked back from it (shrinking those anyway made a
+    model draw big guns' boxes a third too small)."""
     if degrees < 1.0:
         return list(boxes)
     c, s = abs(math.cos(math.radians(degrees))), abs(math.sin(math.radians(degrees)))
     out = []
     for cls, cx, cy, w, h in boxes:
+        if min(cx - w / 2, cy - h / 2) <= EDGE or max(cx + w / 2, cy + h / 2) >= 1 - EDGE:
+            out.append((cls, cx, cy, w, h))
+            continue
         bw, bh = w * width, h * height
-        # the box before the rotation; noisy or clipped labels can make a side negative
+        # the box before the rotation; noisy labels can make a side negative
         ow = max((bw * c - bh * s) / (c * c - s * s), 0.0)
         oh = max((bh * c - bw * s) / (c * c - s * s), 0.0)
-        ew = min(math.hypot(ow * c, oh * s) / width, w)
-        eh = min(math.hypot(ow * s, oh * c) / height, h)
-        x1, x2 = _shrink(cx - w / 2, cx + w / 2, ew)
-        y1, y2 = _shrink(cy - h / 2, cy + h / 2, eh)
-        out.append((cls, (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1))
+        out.append((cls, cx, cy, min(math.hypot(ow * c, oh * s) / width, w),
+                    min(math.hypot(ow * s, oh * c) / height, h)))
     return out
-
-
-def _shrink(lo: float, hi: float, size: float) -> tuple[float, float]:
-    at_lo, at_hi = lo <= EDGE, hi >= 1 - EDGE
-    if at_lo and at_hi:
-        return lo, hi
-    if at_lo:
-        return lo, lo + size
-    if at_hi:
-        return hi - size, hi
-    mid = (lo + hi) / 2
-    return mid - size / 2, mid + size / 2

@@ -88,9 +88,9 @@ def run_prepare(args: argparse.Namespace) -> int:
           f"({result.groups} groups); problems: {problems}; dropped {result.dropped}", file=sys.stderr)
     if result.tightened is not None:
         t = result.tightened
-        print(f"tightened {t['boxes']} boxes in {t['rotated']} rotated train pictures (box area x "
-              f"{t['area_ratio']}); {t['not_rotated']} not rotated, {t['unknown']} with corners that fit "
-              "no rotation (left as they were)", file=sys.stderr)
+        print(f"tightened {t['boxes']} boxes in {t['rotated']} rotated train pictures (train box area x "
+              f"{t['area_ratio']}; boxes on the border kept); {t['not_rotated']} not rotated, "
+              f"{t['unknown']} with corners that fit no rotation (left as they were)", file=sys.stderr)
     print(args.out / "obj.data")
     return 0
 

@@ -52,15 +52,12 @@ def test_ellipse_box_by_hand():
     assert (w * 416, h * 416) == pytest.approx((180.28, 132.29), abs=0.01)
 
 
-def test_no_rotation_changes_nothing_and_border_sides_stay():
+def test_no_rotation_and_boxes_on_the_border_change_nothing():
     box = (0, 0.5, 0.5, 0.3, 0.2)
     assert tighten([box], 0.4, 416, 416) == [box]
-    # touching the left border: the left side stays at 0, the right side moves in
-    (_, cx, _, w, _), = tighten([(0, 0.15, 0.5, 0.3, 0.2)], 20.0, 416, 416)
-    assert cx - w / 2 == pytest.approx(0.0) and w < 0.3
-    # touching both top and bottom: that axis is left alone
-    (_, _, cy, _, h), = tighten([(0, 0.5, 0.5, 0.3, 1.0)], 20.0, 416, 416)
-    assert (cy, h) == (0.5, 1.0)
+    on_left, on_bottom = (0, 0.15, 0.5, 0.3, 0.2), (0, 0.5, 0.9, 0.3, 0.2)
+    assert tighten([on_left, on_bottom, box], 20.0, 416, 416)[:2] == [on_left, on_bottom]
+    assert tighten([box], 20.0, 416, 416)[0][3] < 0.3
 
 
 def test_prepare_tightens_train_only(tmp_path):
