@@ -137,7 +137,7 @@ def _tighten_train(dataset: Dataset, train: list[int]) -> dict:
     valid/test labels must stay what the annotators drew."""
     import cv2
 
-    from .rotated_boxes import estimate_rotation, tighten
+    from .rotated_boxes import MIN_DEGREES, estimate_rotation, tighten
 
     # boxes: how many changed (boxes on the border stay, see tighten)
     found = {"pictures": len(train), "rotated": 0, "not_rotated": 0, "unknown": 0, "boxes": 0,
@@ -151,7 +151,7 @@ def _tighten_train(dataset: Dataset, train: list[int]) -> dict:
         if rotation.degrees is None:
             found["unknown"] += 1
             continue
-        if rotation.degrees < 1.0:
+        if rotation.degrees < MIN_DEGREES:
             found["not_rotated"] += 1
             continue
         found["rotated"] += 1

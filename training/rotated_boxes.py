@@ -24,6 +24,7 @@ import numpy as np
 
 MAX_DEGREES = 44.0      # the inversion divides by cos^2 - sin^2, which vanishes at 45
 STEP_DEGREES = 0.25
+MIN_DEGREES = 1.0       # the angle reads within ~0.5 degree: below 1, leave the box alone
 DARK = 24               # a pixel whose brightest channel is below this counts as black fill
 TOLERANCE_PX = 4.0      # median disagreement between measured and expected corner runs
 EDGE = 0.002            # a box side this close to the border (relative) was cut by it
@@ -104,7 +105,7 @@ def tighten(boxes: list[tuple[int, float, float, float, float]], degrees: float,
     turned by ``degrees``. A box that touches the border is left as it is: the border cut its
     envelope, so the original box cannot be worked back from it (shrinking those anyway made a
     model draw big guns' boxes a third too small)."""
-    if degrees < 1.0:
+    if degrees < MIN_DEGREES:
         return list(boxes)
     c, s = abs(math.cos(math.radians(degrees))), abs(math.sin(math.radians(degrees)))
     out = []
