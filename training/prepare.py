@@ -1,9 +1,10 @@
 """`gunwatch train prepare`: a data set in, a darknet training folder out.
 
 Output folder: `images/` (links to the original pictures, which stay untouched), `labels/` (YOLO
-txt, fixed if asked, train boxes of rotated pictures tightened if asked), `obj.names`, `obj.data`, `train.txt`, `valid.txt` (and `test.txt` when
-the split has one), `splits.csv` (file, split, group) and `report.json` (what was checked,
-found, fixed or dropped).
+txt, fixed if asked; with --tighten-rotated the train boxes of rotated pictures tightened),
+`obj.names`, `obj.data`, `train.txt`, `valid.txt` (and `test.txt` when the split has one),
+`splits.csv` (file, split, group) and `report.json` (what was checked, found, fixed, dropped or
+tightened).
 """
 
 from __future__ import annotations
