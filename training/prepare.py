@@ -4,7 +4,8 @@ Output folder: `images/` (links to the original pictures, which stay untouched),
 txt, fixed if asked; with --tighten-rotated the train boxes of rotated pictures tightened),
 `obj.names`, `obj.data`, `train.txt`, `valid.txt` (and `test.txt` when the split has one),
 `splits.csv` (file, split, group) and `report.json` (what was checked, found, fixed, dropped or
-tightened).
+tightened). With --upright-rotated, `upright/` holds the rotated train pictures turned back, which
+train.txt lists beside the pictures they came from.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Prepared:
     splits: dict[str, int]
     dropped: int
     groups: int
-    tightened: dict | None = None   # what --tighten-rotated changed (see _tighten_train)
+    rotated: dict | None = None   # what --tighten-rotated / --upright-rotated did (see _rotated_train)
 
 
 def _split(dataset: Dataset, mode: str, splits_csv: Path | None, group_column: str | None,
@@ -72,7 +73,8 @@ def _link_name(sample: Sample, taken: set[str]) -> str:
 def prepare(source: Path, out: Path, *, names_file: Path | None = None, class_names: list[str] | None = None,
             split: str = "seed", splits_csv: Path | None = None, group_column: str | None = None,
             group_pattern: str | None = None, near_duplicates: Path | None = None, fix: bool = False,
-            drop: bool = False, decode: bool = True, tighten_rotated: bool = False) -> Prepared:
+            drop: bool = False, decode: bool = True, tighten_rotated: bool = False,
+            upright_rotated: bool = False) -> Prepared:
     dataset = load_dataset(source, names_file)
     if class_names:
         dataset.names = class_names
@@ -90,7 +92,10 @@ def prepare(source: Path, out: Path, *, names_file: Path | None = None, class_na
     if splits_csv is None and (source / "splits.csv").exists():
         splits_csv = source / "splits.csv"
     parts, groups = _split(dataset, split, splits_csv, group_column, group_pattern, near_duplicates)
-    tightened = _tighten_train(dataset, parts.get("train", [])) if tighten_rotated else None
+    rotated = None
+    if tighten_rotated or upright_rotated:
+        rotated = _rotated_train(dataset, parts.get("train", []), tighten=tighten_rotated,
+                                 upright_dir=out / "upright" if upright_rotated else None)
 
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "labels").mkdir(exist_ok=True)
@@ -125,25 +130,30 @@ def prepare(source: Path, out: Path, *, names_file: Path | None = None, class_na
     report = {"source": str(source), "format": dataset.format, "names": dataset.names,
               "images": len(dataset.samples), "problems": dict(counts), "dropped": len(bad) if drop else 0,
               "fixed": fix, "split": split, "groups": groups,
-              "parts": {p: len(i) for p, i in parts.items()}, "tightened": tightened,
+              "parts": {p: len(i) for p, i in parts.items()}, "rotated": rotated,
               "examples": {kind: [d for s in dataset.samples for k, d in s.problems if k == kind][:20]
                            for kind in counts if kind != "images without boxes"}}
     (out / "report.json").write_text(json.dumps(report, indent=1))
-    return Prepared(out, counts, report["parts"], report["dropped"], groups, tightened)
+    return Prepared(out, counts, report["parts"], report["dropped"], groups, rotated)
 
 
-def _tighten_train(dataset: Dataset, train: list[int]) -> dict:
-    """Replace the envelope boxes of train pictures that an export tool rotated by ellipse
-    boxes (see rotated_boxes). Only train: export tools augment the train split alone, and
-    valid/test labels must stay what the annotators drew."""
+def _rotated_train(dataset: Dataset, train: list[int], *, tighten: bool, upright_dir: Path | None) -> dict:
+    """Mend the train pictures that an export tool rotated (see rotated_boxes). With ``tighten``
+    their envelope boxes become ellipse boxes; with ``upright_dir`` each is also turned back
+    and written there with its exact original boxes, as an extra train sample (appended to
+    ``dataset.samples`` and ``train``). Only train: export tools augment the train split alone,
+    and valid/test labels must stay what the annotators drew."""
     import cv2
 
-    from .rotated_boxes import MIN_DEGREES, estimate_rotation, tighten
+    from .rotated_boxes import MIN_DEGREES, estimate_rotation, tighten as tighten_boxes, upright
 
-    # boxes: how many changed (boxes on the border stay, see tighten)
+    if upright_dir is not None:
+        upright_dir.mkdir(parents=True, exist_ok=True)
+    # boxes: how many tighten changed (boxes on the border stay); upright: copies written;
+    # upright_skipped: rotated pictures with a box on the border, which cannot be turned back
     found = {"pictures": len(train), "rotated": 0, "not_rotated": 0, "unknown": 0, "boxes": 0,
-             "area_before": 0.0, "area_after": 0.0}
-    for i in train:
+             "area_before": 0.0, "area_after": 0.0, "upright": 0, "upright_skipped": 0}
+    for i in list(train):
         sample = dataset.samples[i]
         image = cv2.imread(str(sample.image), cv2.IMREAD_COLOR)
         if image is None or not sample.boxes:
@@ -152,16 +162,28 @@ def _tighten_train(dataset: Dataset, train: list[int]) -> dict:
         if rotation.degrees is None:
             found["unknown"] += 1
             continue
-        if rotation.degrees < MIN_DEGREES:
+        if abs(rotation.degrees) < MIN_DEGREES:
             found["not_rotated"] += 1
             continue
         found["rotated"] += 1
-        height, width = image.shape[:2]
-        new = tighten(sample.boxes, rotation.degrees, width, height)
-        found["boxes"] += sum(a != b for a, b in zip(sample.boxes, new))
-        found["area_before"] += sum(w * h for _, _, _, w, h in sample.boxes)
-        found["area_after"] += sum(w * h for _, _, _, w, h in new)
-        sample.boxes = new
+        if upright_dir is not None:
+            turned_back = upright(image, sample.boxes, rotation.degrees)
+            if turned_back is None:
+                found["upright_skipped"] += 1
+            else:
+                path = upright_dir / f"{sample.image.stem}.upright.jpg"
+                if not cv2.imwrite(str(path), turned_back[0], [cv2.IMWRITE_JPEG_QUALITY, 95]):
+                    raise OSError(f"{path}: cannot write the turned-back picture")
+                dataset.samples.append(Sample(path, turned_back[1], size=sample.size))
+                train.append(len(dataset.samples) - 1)
+                found["upright"] += 1
+        if tighten:
+            height, width = image.shape[:2]
+            new = tighten_boxes(sample.boxes, rotation.degrees, width, height)
+            found["boxes"] += sum(a != b for a, b in zip(sample.boxes, new))
+            found["area_before"] += sum(w * h for _, _, _, w, h in sample.boxes)
+            found["area_after"] += sum(w * h for _, _, _, w, h in new)
+            sample.boxes = new
     before = found.pop("area_before")
     found["area_ratio"] = round(found.pop("area_after") / before, 4) if before else 1.0
     return found

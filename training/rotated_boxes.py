@@ -1,4 +1,5 @@
-"""Tighter boxes for pictures that an export tool rotated (`gunwatch train prepare --tighten-rotated`).
+"""Mending pictures that an export tool rotated (`gunwatch train prepare --tighten-rotated`,
+`--upright-rotated`).
 
 Roboflow-style "rotate -N..+N degrees" augmentation turns the picture about its centre on the
 same canvas (black corners) and labels each object with the axis-aligned envelope of its rotated
@@ -6,13 +7,14 @@ box. For a long object like a pistol that envelope is far too big: a 2:1 box tur
 gets an envelope of twice its area. A detector fitted on such labels learns to draw loose boxes,
 and loose boxes fail the IoU 0.5 test on real, unrotated pictures.
 
-The fix has two steps:
+Two mends share the first step:
 1. the rotation angle from the black corners: each corner's black run along both edges has a
    length that depends only on the angle and the canvas size;
 2. the box the object would have had: the rotated box is inverted to the original box, the
    object is taken as the ellipse inscribed in it, and the ellipse's envelope after the rotation
    is the new box (the "ellipse" box of Kalra et al., "Towards Rotation Invariance in Object
    Detection", ICCV 2021). It is never larger than the envelope and equals it at 0 degrees.
+   Or (`upright`) the picture is turned back, where the original box is exact, not a guess.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+import cv2
 import numpy as np
 
 MAX_DEGREES = 44.0      # the inversion divides by cos^2 - sin^2, which vanishes at 45
@@ -32,7 +35,10 @@ EDGE = 0.002            # a box side this close to the border (relative) was cut
 
 @dataclass(frozen=True)
 class Rotation:
-    degrees: float | None   # None: the corners fit no rotation (a dark picture, a crop)
+    # the turn the picture shows, counter-clockwise as cv2.getRotationMatrix2D takes it; None:
+    # the corners fit no rotation (a dark picture, a crop). A flip before the turn reverses the
+    # sign it reads as, which does not matter for turning the picture back.
+    degrees: float | None
     error_px: float
 
 
@@ -83,8 +89,8 @@ def _expected_runs(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.
 
 
 def estimate_rotation(image: np.ndarray) -> Rotation:
-    """The angle (degrees, sign dropped) by which a picture was turned on its own canvas, read
-    from its black corners. 0 for a picture with no black corners."""
+    """The angle by which a picture was turned on its own canvas, read from its black corners.
+    0 for a picture with no black corners."""
     height, width = image.shape[:2]
     dark = (image.max(axis=2) if image.ndim == 3 else image) < DARK
     measured = _runs(dark[0], dark[-1], dark[:, 0], dark[:, -1])
@@ -96,7 +102,8 @@ def estimate_rotation(image: np.ndarray) -> Rotation:
     best = int(np.argmin(error))
     if error[best] > TOLERANCE_PX:
         return Rotation(None, float(error[best]))
-    return Rotation(abs(float(angles[best])), float(error[best]))
+    # the table maps canvas points into the picture, the inverse of the turn: hence the minus
+    return Rotation(-float(angles[best]) + 0.0, float(error[best]))
 
 
 def tighten(boxes: list[tuple[int, float, float, float, float]], degrees: float,
@@ -105,18 +112,49 @@ def tighten(boxes: list[tuple[int, float, float, float, float]], degrees: float,
     turned by ``degrees``. A box that touches the border is left as it is: the border cut its
     envelope, so the original box cannot be worked back from it (shrinking those anyway made a
     model draw big guns' boxes a third too small)."""
-    if degrees < MIN_DEGREES:
+    if abs(degrees) < MIN_DEGREES:
         return list(boxes)
     c, s = abs(math.cos(math.radians(degrees))), abs(math.sin(math.radians(degrees)))
     out = []
     for cls, cx, cy, w, h in boxes:
-        if min(cx - w / 2, cy - h / 2) <= EDGE or max(cx + w / 2, cy + h / 2) >= 1 - EDGE:
+        if _on_border(cx, cy, w, h):
             out.append((cls, cx, cy, w, h))
             continue
-        bw, bh = w * width, h * height
-        # the box before the rotation; noisy labels can make a side negative
-        ow = max((bw * c - bh * s) / (c * c - s * s), 0.0)
-        oh = max((bh * c - bw * s) / (c * c - s * s), 0.0)
+        ow, oh = _unturned_size(w * width, h * height, c, s)
         out.append((cls, cx, cy, min(math.hypot(ow * c, oh * s) / width, w),
                     min(math.hypot(ow * s, oh * c) / height, h)))
     return out
+
+
+def upright(image: np.ndarray, boxes: list[tuple[int, float, float, float, float]], degrees: float
+            ) -> tuple[np.ndarray, list[tuple[int, float, float, float, float]]] | None:
+    """The picture turned back by ``degrees`` (a Rotation's reading) with the boxes it had before
+    the export turned it: exact, where the ellipse boxes of ``tighten`` are a guess. The turn
+    cut the original's corners off the canvas, so they come back black. None when a box touches
+    the border (its original cannot be worked back) or the angle is too small to matter."""
+    if abs(degrees) < MIN_DEGREES or any(_on_border(*box[1:]) for box in boxes):
+        return None
+    height, width = image.shape[:2]
+    back = cv2.getRotationMatrix2D((width / 2, height / 2), -degrees, 1.0)
+    turned_back = cv2.warpAffine(image, back, (width, height), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    c, s = abs(math.cos(math.radians(degrees))), abs(math.sin(math.radians(degrees)))
+    out = []
+    for cls, cx, cy, w, h in boxes:
+        ow, oh = _unturned_size(w * width, h * height, c, s)
+        x, y = back @ np.array([cx * width, cy * height, 1.0])
+        if ow <= 1 or oh <= 1:
+            return None     # a label too noisy to invert: keep the picture out rather than guess
+        out.append((cls, float(x / width), float(y / height), ow / width, oh / height))
+    return turned_back, out
+
+
+def _on_border(cx: float, cy: float, w: float, h: float) -> bool:
+    return min(cx - w / 2, cy - h / 2) <= EDGE or max(cx + w / 2, cy + h / 2) >= 1 - EDGE
+
+
+def _unturned_size(bw: float, bh: float, c: float, s: float) -> tuple[float, float]:
+    """The sides (px) of the box whose envelope after a turn with |cos| c, |sin| s is bw x bh;
+    noisy labels can make a side negative, which reads as 0."""
+    return (max((bw * c - bh * s) / (c * c - s * s), 0.0),
+            max((bh * c - bw * s) / (c * c - s * s), 0.0))

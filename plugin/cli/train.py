@@ -25,7 +25,10 @@ corners) and label each object with the envelope of its turned box, which is far
 object (a 2:1 box turned 30 degrees doubles its area). A detector fitted on those labels draws
 loose boxes that fail IoU 0.5 on real pictures. --tighten-rotated reads each train picture's angle
 from its corners and replaces its boxes by the envelope of the ellipse inscribed in the original
-box; valid and test labels are never changed. report.json's "tightened" says how many."""
+box. --upright-rotated also turns each rotated train picture back (its cut-off corners come back
+black) and adds it to train.txt with the boxes it had before the turn, exact where the ellipse
+box is a guess: the detector then also learns from upright pictures, as valid and test pictures
+and cameras are. Valid and test labels are never changed. report.json's "rotated" says how many."""
 
 EXAMPLES = """\
 examples:
@@ -33,7 +36,7 @@ examples:
       --group-column source_image --near-duplicates ../shared/datasets/pistols/near_duplicates.csv
   gunwatch train prepare ../shared/datasets/pistols out/pistols-given --class-names gun --split file
   gunwatch train prepare ../shared/datasets/pistols out/pistols-tight --class-names gun --split file \\
-      --tighten-rotated
+      --tighten-rotated --upright-rotated
   gunwatch train prepare ~/voc-guns out/voc --fix --drop
 
 exit status: 0 written, 2 the data set has problems (the message counts them and names one)."""
@@ -65,6 +68,9 @@ def add_parser(sub) -> None:
                       help="train pictures that an export tool turned on their canvas (black corners): "
                       "replace each loose envelope box by the box of the ellipse inscribed in the "
                       "original box (the angle is read from the corners)")
+    prep.add_argument("--upright-rotated", action="store_true",
+                      help="also turn those pictures back upright into OUT/upright/, with their "
+                      "exact original boxes, and train on both")
     prep.set_defaults(run=run_prepare)
     add_run_parsers(verbs)
     add_tool_parsers(verbs)
@@ -80,17 +86,24 @@ def run_prepare(args: argparse.Namespace) -> int:
                          split=args.split, splits_csv=args.splits_csv, group_column=args.group_column,
                          group_pattern=args.group_pattern, near_duplicates=args.near_duplicates,
                          fix=args.fix, drop=args.drop, decode=not args.no_decode,
-                         tighten_rotated=args.tighten_rotated)
+                         tighten_rotated=args.tighten_rotated, upright_rotated=args.upright_rotated)
     except (DatasetError, PrepareError, OSError) as exc:
         raise ConfigError(str(exc)) from exc
     problems = ", ".join(f"{k}: {n}" for k, n in result.counts.most_common() if n) or "none"
     print(f"{args.out}: {', '.join(f'{p} {n}' for p, n in result.splits.items())} images "
           f"({result.groups} groups); problems: {problems}; dropped {result.dropped}", file=sys.stderr)
-    if result.tightened is not None:
-        t = result.tightened
-        print(f"tightened {t['boxes']} boxes in {t['rotated']} rotated train pictures (train box area x "
-              f"{t['area_ratio']}; boxes on the border kept); {t['not_rotated']} not rotated, "
-              f"{t['unknown']} with corners that fit no rotation (left as they were)", file=sys.stderr)
+    if result.rotated is not None:
+        r = result.rotated
+        done = []
+        if args.tighten_rotated:
+            done.append(f"tightened {r['boxes']} boxes (train box area x {r['area_ratio']}; boxes on "
+                        "the border kept)")
+        if args.upright_rotated:
+            done.append(f"turned {r['upright']} back upright ({r['upright_skipped']} not: a box on "
+                        "the border)")
+        print(f"{r['rotated']} rotated train pictures: {'; '.join(done)}; {r['not_rotated']} not "
+              f"rotated, {r['unknown']} with corners that fit no rotation (left as they were)",
+              file=sys.stderr)
     print(args.out / "obj.data")
     return 0
 
