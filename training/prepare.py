@@ -150,7 +150,7 @@ def _rotated_train(dataset: Dataset, train: list[int], *, tighten: bool, upright
     if upright_dir is not None:
         upright_dir.mkdir(parents=True, exist_ok=True)
     # boxes: how many tighten changed (boxes on the border stay); upright: copies written;
-    # upright_skipped: rotated pictures with a box on the border, which cannot be turned back
+    # upright_skipped: rotated pictures that cannot be turned back (see rotated_boxes.upright)
     found = {"pictures": len(train), "rotated": 0, "not_rotated": 0, "unknown": 0, "boxes": 0,
              "area_before": 0.0, "area_after": 0.0, "upright": 0, "upright_skipped": 0}
     for i in list(train):

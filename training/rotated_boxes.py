@@ -131,7 +131,8 @@ def upright(image: np.ndarray, boxes: list[tuple[int, float, float, float, float
     """The picture turned back by ``degrees`` (a Rotation's reading) with the boxes it had before
     the export turned it: exact, where the ellipse boxes of ``tighten`` are a guess. The turn
     cut the original's corners off the canvas, so they come back black. None when a box touches
-    the border (its original cannot be worked back) or the angle is too small to matter."""
+    the border (its original cannot be worked back), a label inverts to a side under 1 px (the
+    label was too loose for its angle), or the angle is too small to matter."""
     if abs(degrees) < MIN_DEGREES or any(_on_border(*box[1:]) for box in boxes):
         return None
     height, width = image.shape[:2]

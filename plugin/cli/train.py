@@ -100,7 +100,7 @@ def run_prepare(args: argparse.Namespace) -> int:
                         "the border kept)")
         if args.upright_rotated:
             done.append(f"turned {r['upright']} back upright ({r['upright_skipped']} not: a box on "
-                        "the border)")
+                        "the border or a label that does not invert)")
         print(f"{r['rotated']} rotated train pictures: {'; '.join(done)}; {r['not_rotated']} not "
               f"rotated, {r['unknown']} with corners that fit no rotation (left as they were)",
               file=sys.stderr)
