@@ -103,6 +103,7 @@ def estimate_rotation(image: np.ndarray) -> Rotation:
     if error[best] > TOLERANCE_PX:
         return Rotation(None, float(error[best]))
     # the table maps canvas points into the picture, the inverse of the turn: hence the minus
+    # (and + 0.0, so that an unturned picture reads 0.0, not -0.0)
     return Rotation(-float(angles[best]) + 0.0, float(error[best]))
 
 
@@ -137,16 +138,16 @@ def upright(image: np.ndarray, boxes: list[tuple[int, float, float, float, float
         return None
     height, width = image.shape[:2]
     back = cv2.getRotationMatrix2D((width / 2, height / 2), -degrees, 1.0)
-    turned_back = cv2.warpAffine(image, back, (width, height), flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
     c, s = abs(math.cos(math.radians(degrees))), abs(math.sin(math.radians(degrees)))
     out = []
     for cls, cx, cy, w, h in boxes:
         ow, oh = _unturned_size(w * width, h * height, c, s)
-        x, y = back @ np.array([cx * width, cy * height, 1.0])
         if ow <= 1 or oh <= 1:
             return None     # a label too noisy to invert: keep the picture out rather than guess
+        x, y = back @ np.array([cx * width, cy * height, 1.0])
         out.append((cls, float(x / width), float(y / height), ow / width, oh / height))
+    turned_back = cv2.warpAffine(image, back, (width, height), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
     return turned_back, out
 
 
