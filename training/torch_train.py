@@ -24,6 +24,7 @@ import torch
 from .darknet_cfg import inference_cfg, make_n_class_cfg, read_cfg, write_cfg
 from .data import Augment, DetectionData, label_path_for, read_list
 from .evaluate import average_precision, detections_from_rows, precision_recall_at
+from .torch_ema import WeightAverage
 from .torch_loss import yolo_loss
 from .torch_yolo import DarknetModel, predict
 
@@ -155,6 +156,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--iou-thresh", type=float, default=1.0, metavar="T",
                     help="also train every anchor whose shape IoU with a truth exceeds T "
                          "(AlexeyAB [yolo] iou_thresh, 0.213 in yolov4); 1 = darknet's best anchor only")
+    ap.add_argument("--ema", type=float, default=None, metavar="DECAY",
+                    help="evaluate and save an exponential moving average of the weights "
+                         "(0.995: about the last 200 iterations); --resume keeps it")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--print-every", type=int, default=10)
     ap.add_argument("--eval-every", type=int, default=200)
@@ -211,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
                            {"params": other_params, "weight_decay": 0.0}],
                           lr=args.lr, momentum=args.momentum)
 
+    ema = WeightAverage(model, args.ema) if args.ema else None
+    # what is evaluated and saved as best/final: the average when there is one
+    shipped = ema.model if ema else model
+    if ema:
+        print(f"evaluating and saving the weight average (EMA decay {args.ema})", flush=True)
+
     start, avg_loss, best_map = 0, -1.0, -1.0
     history: list[dict] = []
     if args.resume:
@@ -219,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
         opt.load_state_dict(state["optimizer"])
         start, avg_loss, best_map = state["iteration"], state["avg_loss"], state["best_map"]
         history = state.get("map_history", [])
+        if ema:
+            if "ema" not in state:
+                raise SystemExit(f"{out / 'last.pt'}: the run was started without --ema; resume it without --ema")
+            ema.load_state_dict(state["ema"])
         print(f"resumed at iteration {start} (best mAP {best_map:.4f})", flush=True)
 
     freeze_at = args.freeze_layers if args.freeze_layers is not None else model.default_freeze_point()
@@ -246,21 +260,24 @@ def main(argv: list[str] | None = None) -> int:
 
     def checkpoint(it: int) -> None:
         model.save_darknet_file(out / "last.weights", seen=it * args.batch)
-        torch.save({"optimizer": opt.state_dict(), "iteration": it, "avg_loss": avg_loss,
-                    "best_map": best_map, "map_history": history}, out / "last.pt.tmp")
+        state = {"optimizer": opt.state_dict(), "iteration": it, "avg_loss": avg_loss,
+                 "best_map": best_map, "map_history": history}
+        if ema:
+            state["ema"] = ema.state_dict()
+        torch.save(state, out / "last.pt.tmp")
         (out / "last.pt.tmp").replace(out / "last.pt")
 
     def run_eval(it: int) -> None:
         nonlocal best_map
         t0 = time.time()
-        r = evaluate_map(model, valid)
+        r = evaluate_map(shipped, valid)
         history.append({"iteration": it, **r})
         with open(map_csv, "a") as f:
             f.write(f"{it},{r['map']:.4f},{r['precision_at_0.5']:.4f},{r['recall_at_0.5']:.4f}\n")
         tag = ""
         if r["map"] > best_map:
             best_map = r["map"]
-            model.save_darknet_file(out / "best.weights", seen=it * args.batch)
+            shipped.save_darknet_file(out / "best.weights", seen=it * args.batch)
             (out / "best.json").write_text(json.dumps({"iteration": it, **r}, indent=1))
             tag = " (best)"
         print(f"eval it {it}: mAP@0.50 {r['map']:.4f} P@0.5 {r['precision_at_0.5']:.3f} "
@@ -300,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
                 (loss * ((e - s) / args.batch)).backward()
                 total += float(loss.detach()) * (e - s) / args.batch
             opt.step()
+            if ema:
+                ema.update(model)
             avg_loss = total if avg_loss < 0 else avg_loss * 0.9 + total * 0.1
             log.write(f"{it + 1},{total:.4f},{avg_loss:.4f}\n")
             log.flush()
@@ -322,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
                 loader.stop = True
                 return 0
     loader.stop = True
-    model.save_darknet_file(out / "final.weights", seen=args.iterations * args.batch)
+    shipped.save_darknet_file(out / "final.weights", seen=args.iterations * args.batch)
     print(f"done: best valid mAP@0.50 {best_map:.4f}; weights in {out}", flush=True)
     return 0
 

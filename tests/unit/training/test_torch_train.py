@@ -62,3 +62,27 @@ def test_train_resume_and_export(tmp_path, capsys):
     assert (dest / "names").read_text() == "gun\n"
     assert (dest / "model.weights").read_bytes() == (out / "best.weights").read_bytes()
     assert cv2.imread(str(dest / "training" / "loss.png")) is not None
+
+
+def test_ema_run_saves_the_average_and_resumes_it(tmp_path, capsys):
+    cfg, weights = need_coco()
+    train = tmp_path / "train.txt"
+    train.write_text("".join(f"{p}\n" for p in pistol_images("train", 2)))
+    out = tmp_path / "run"
+    common = ["--cfg", str(cfg), "--classes", "1", "--weights", str(weights), "--train", str(train),
+              "--valid", str(train), "--out", str(out), "--batch", "2", "--micro-batch", "2",
+              "--img-size", "128", "--burn-in", "0", "--lr", "0.01", "--eval-every", "2",
+              "--threads", "1", "--no-freeze"]
+    assert main(common + ["--iterations", "2"]) == 0  # no --ema: last.pt holds no average
+    with pytest.raises(SystemExit, match="without --ema"):
+        main(common + ["--iterations", "3", "--resume", "--ema", "0.5"])
+
+    out = tmp_path / "run-ema"
+    common[common.index("--out") + 1] = str(out)
+    assert main(common + ["--iterations", "2", "--ema", "0.5"]) == 0
+    assert torch.load(out / "last.pt", weights_only=False)["ema"]["steps"] == 2
+    assert main(common + ["--iterations", "3", "--ema", "0.5", "--resume"]) == 0
+    assert "weight average (EMA decay 0.5)" in capsys.readouterr().out
+    # final.weights is the average, last.weights the trained weights the next resume starts from
+    assert (out / "final.weights").read_bytes() != (out / "last.weights").read_bytes()
+    assert torch.load(out / "last.pt", weights_only=False)["ema"]["steps"] == 3
