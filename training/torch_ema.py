@@ -40,7 +40,7 @@ class WeightAverage:
         live = model.state_dict()
         for name, avg in self.model.state_dict().items():
             if avg.dtype.is_floating_point:
-                avg.mul_(d).add_(live[name].detach(), alpha=1.0 - d)
+                avg.mul_(d).add_(live[name], alpha=1.0 - d)
             else:  # counters such as num_batches_tracked
                 avg.copy_(live[name])
 

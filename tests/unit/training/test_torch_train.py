@@ -21,17 +21,24 @@ def test_darknet_schedule():
     assert learning_rate(950, 0.001, 100, [800, 900], [0.1, 0.1]) == pytest.approx(1e-5)
 
 
-def test_train_resume_and_export(tmp_path, capsys):
+def _list_file(path, split: str, n: int):
+    path.write_text("".join(f"{p}\n" for p in pistol_images(split, n)))
+    return path
+
+
+def _tiny_run_args(train, valid, out) -> list[str]:
+    """A 1-class yolov3-tiny from COCO on 128-px pictures, batch 2: seconds per iteration."""
     cfg, weights = need_coco()
-    train = tmp_path / "train.txt"
-    train.write_text("".join(f"{p}\n" for p in pistol_images("train", 3)))
-    valid = tmp_path / "valid.txt"
-    valid.write_text("".join(f"{p}\n" for p in pistol_images("valid", 2)))
+    return ["--cfg", str(cfg), "--classes", "1", "--weights", str(weights), "--train", str(train),
+            "--valid", str(valid), "--out", str(out), "--batch", "2", "--img-size", "128",
+            "--eval-every", "2", "--threads", "1"]
+
+
+def test_train_resume_and_export(tmp_path, capsys):
     out = tmp_path / "run"
-    common = ["--cfg", str(cfg), "--classes", "1", "--weights", str(weights), "--train", str(train),
-              "--valid", str(valid), "--out", str(out), "--batch", "2", "--micro-batch", "1",
-              "--img-size", "128", "--burn-in", "1", "--eval-every", "2", "--print-every", "1",
-              "--threads", "1"]
+    common = _tiny_run_args(_list_file(tmp_path / "train.txt", "train", 3),
+                            _list_file(tmp_path / "valid.txt", "valid", 2), out) + [
+        "--micro-batch", "1", "--burn-in", "1", "--print-every", "1"]
     assert main(common + ["--iterations", "2"]) == 0
     assert (out / "last.weights").exists() and (out / "best.weights").exists()
     assert main(common + ["--iterations", "3", "--resume", "--no-freeze"]) == 0
@@ -65,14 +72,10 @@ def test_train_resume_and_export(tmp_path, capsys):
 
 
 def test_ema_run_saves_the_average_and_resumes_it(tmp_path, capsys):
-    cfg, weights = need_coco()
-    train = tmp_path / "train.txt"
-    train.write_text("".join(f"{p}\n" for p in pistol_images("train", 2)))
+    train = _list_file(tmp_path / "train.txt", "train", 2)
     out = tmp_path / "run"
-    common = ["--cfg", str(cfg), "--classes", "1", "--weights", str(weights), "--train", str(train),
-              "--valid", str(train), "--out", str(out), "--batch", "2", "--micro-batch", "2",
-              "--img-size", "128", "--burn-in", "0", "--lr", "0.01", "--eval-every", "2",
-              "--threads", "1", "--no-freeze"]
+    common = _tiny_run_args(train, train, out) + [
+        "--micro-batch", "2", "--burn-in", "0", "--lr", "0.01", "--no-freeze"]
     assert main(common + ["--iterations", "2"]) == 0  # no --ema: last.pt holds no average
     with pytest.raises(SystemExit, match="without --ema"):
         main(common + ["--iterations", "3", "--resume", "--ema", "0.5"])
