@@ -74,8 +74,8 @@ def yolo_loss(outputs: list[torch.Tensor], heads: list[YoloHead], targets: torch
         gy, gx = torch.meshgrid(torch.arange(gh, device=device, dtype=raw.dtype),
                                 torch.arange(gw, device=device, dtype=raw.dtype), indexing="ij")
         with torch.no_grad():
-            px = (torch.sigmoid(p[..., 0]) + gx) / gw
-            py = (torch.sigmoid(p[..., 1]) + gy) / gh
+            px = (head.cell_offset(p[..., 0]) + gx) / gw
+            py = (head.cell_offset(p[..., 1]) + gy) / gh
             pw = torch.exp(p[..., 2].clamp(max=20)) * anc[:, 0].view(1, na, 1, 1) / net_w
             ph = torch.exp(p[..., 3].clamp(max=20)) * anc[:, 1].view(1, na, 1, 1) / net_h
             pred = torch.stack([px, py, pw, ph], -1).view(b, -1, 4)
@@ -107,8 +107,8 @@ def yolo_loss(outputs: list[torch.Tensor], heads: list[YoloHead], targets: torch
                 obj_target[bi, a_idx, gj, gi] = 1.0
                 sel = p[bi, a_idx, gj, gi]  # (n, 5+nc)
                 scale = 2.0 - t[:, 4] * t[:, 5]
-                tx = t[:, 2] * gw - gi
-                ty = t[:, 3] * gh - gj
+                tx = head.offset_target(t[:, 2] * gw - gi)
+                ty = head.offset_target(t[:, 3] * gh - gj)
                 tw = torch.log(t[:, 4] * net_w / anc[a_idx, 0])
                 th = torch.log(t[:, 5] * net_h / anc[a_idx, 1])
                 bce = F.binary_cross_entropy_with_logits

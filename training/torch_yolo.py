@@ -1,4 +1,5 @@
-"""A PyTorch nn.Module built from a darknet cfg (yolov3-tiny layer types) with darknet weights I/O."""
+"""A PyTorch nn.Module built from a darknet cfg (the layer types of yolov3-tiny and yolov4-tiny)
+with darknet weights I/O."""
 from __future__ import annotations
 
 import math
@@ -77,10 +78,23 @@ class YoloHead:
     classes: int
     ignore_thresh: float
     truth_thresh: float
+    # AlexeyAB's scale_x_y (yolov4-tiny: 1.05) lets a centre reach its cell's edges, which a plain
+    # sigmoid only approaches.
+    scale_x_y: float = 1.0
 
     @property
     def masked_anchors(self) -> list[tuple[float, float]]:
         return [self.anchors[m] for m in self.mask]
+
+    def cell_offset(self, logits: torch.Tensor) -> torch.Tensor:
+        """Box centre within its cell (0..1, a little beyond with scale_x_y > 1) from tx or ty."""
+        s = self.scale_x_y
+        return torch.sigmoid(logits) * s - (s - 1) / 2
+
+    def offset_target(self, offset: torch.Tensor) -> torch.Tensor:
+        """The sigmoid value that cell_offset turns into this offset: the target of the x/y BCE."""
+        s = self.scale_x_y
+        return (offset + (s - 1) / 2) / s
 
 
 def parse_yolo(sec: Section, layer: int) -> YoloHead:
@@ -90,7 +104,8 @@ def parse_yolo(sec: Section, layer: int) -> YoloHead:
     anchors = anchors[:num]
     mask = sec.get_ints("mask") or list(range(num))
     return YoloHead(layer, mask, anchors, sec.get_int("classes", 20),
-                    sec.get_float("ignore_thresh", 0.5), sec.get_float("truth_thresh", 1.0))
+                    sec.get_float("ignore_thresh", 0.5), sec.get_float("truth_thresh", 1.0),
+                    sec.get_float("scale_x_y", 1.0))
 
 
 class DarknetModel(nn.Module):
@@ -108,6 +123,8 @@ class DarknetModel(nn.Module):
         self.layers = nn.ModuleList()
         self.kinds: list[str] = []
         self.routes: dict[int, list[int]] = {}
+        # yolov4-tiny's `groups=2 group_id=1` routes pass on one slice of their inputs' channels
+        self.route_slices: dict[int, tuple[int, int]] = {}
         self.heads: list[YoloHead] = []
         for i, sec in enumerate(layers):
             prev_c = outs[i - 1] if i else in_c
@@ -119,6 +136,9 @@ class DarknetModel(nn.Module):
                 mod = Upsample(sec)
             elif sec.type == "route":
                 self.routes[i] = [v if v >= 0 else i + v for v in sec.get_ints("layers")]
+                groups = sec.get_int("groups", 1)
+                if groups > 1:
+                    self.route_slices[i] = (groups, sec.get_int("group_id", 0))
                 mod = nn.Identity()
             elif sec.type == "yolo":
                 self.heads.append(parse_yolo(sec, i))
@@ -141,6 +161,9 @@ class DarknetModel(nn.Module):
         for i, (kind, layer) in enumerate(zip(self.kinds, self.layers)):
             if kind == "route":
                 srcs = [saved[j] for j in self.routes[i]]
+                if i in self.route_slices:
+                    groups, group_id = self.route_slices[i]
+                    srcs = [t.chunk(groups, 1)[group_id] for t in srcs]
                 x = srcs[0] if len(srcs) == 1 else torch.cat(srcs, 1)
             elif kind == "yolo":
                 outputs.append(x)
@@ -260,8 +283,8 @@ def decode(raw: torch.Tensor, head: YoloHead, net_w: int, net_h: int) -> torch.T
     gy, gx = torch.meshgrid(torch.arange(h, dtype=raw.dtype, device=raw.device),
                             torch.arange(w, dtype=raw.dtype, device=raw.device), indexing="ij")
     anc = torch.tensor(head.masked_anchors, dtype=raw.dtype, device=raw.device)
-    x = (torch.sigmoid(p[..., 0]) + gx) / w
-    y = (torch.sigmoid(p[..., 1]) + gy) / h
+    x = (head.cell_offset(p[..., 0]) + gx) / w
+    y = (head.cell_offset(p[..., 1]) + gy) / h
     bw = torch.exp(p[..., 2]) * anc[:, 0].view(1, na, 1, 1) / net_w
     bh = torch.exp(p[..., 3]) * anc[:, 1].view(1, na, 1, 1) / net_h
     rest = torch.sigmoid(p[..., 4:])

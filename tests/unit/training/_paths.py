@@ -1,4 +1,4 @@
-"""Paths of the shared COCO yolov3-tiny files and the pistols data for the training tests."""
+"""Paths of the shared COCO yolov3-tiny / yolov4-tiny files and the pistols data for the training tests."""
 from __future__ import annotations
 
 import csv
@@ -10,9 +10,10 @@ COCO_CFG = WEIGHTS / "yolov3-tiny.cfg"
 COCO_WEIGHTS = WEIGHTS / "yolov3-tiny.weights"
 
 
-def need_coco() -> tuple[Path, Path]:
-    need(COCO_CFG.exists() and COCO_WEIGHTS.exists(), f"no COCO yolov3-tiny in {WEIGHTS}")
-    return COCO_CFG, COCO_WEIGHTS
+def need_coco(arch: str = "yolov3-tiny") -> tuple[Path, Path]:
+    cfg, weights = WEIGHTS / f"{arch}.cfg", WEIGHTS / f"{arch}.weights"
+    need(cfg.exists() and weights.exists(), f"no COCO {arch} in {WEIGHTS}")
+    return cfg, weights
 
 
 def pistol_images(split: str, n: int) -> list[Path]:

@@ -101,3 +101,26 @@ def test_loss_decreases_on_a_tiny_overfit():
         losses.append(float(loss.detach()))
     assert losses[-1] < 0.25 * losses[0], losses
     assert parts["noobj"] < 0.5 and parts["obj"] < 0.5
+
+
+def test_scale_x_y_moves_the_x_target_to_the_scaled_sigmoid():
+    """With yolov4-tiny's scale_x_y=1.05 the centre is 1.05*sigmoid - .025: the x/y loss is at
+    its minimum where that, not the plain sigmoid, meets the truth."""
+    from dataclasses import replace
+    model = _model()
+    heads = [replace(h, scale_x_y=1.05) for h in model.heads]
+    offset = 0.75  # truth centre three quarters into 13x13 cell (5, 5)
+    logit = float(np.log((offset + 0.025) / 1.05 / (1 - (offset + 0.025) / 1.05)))
+    assert abs(float(heads[0].cell_offset(torch.tensor(logit))) - offset) < 1e-6
+    t = torch.tensor([[0, 0, (5 + offset) / 13, (5 + offset) / 13, 300 / 416, 300 / 416]])
+
+    def x_grad(hs):
+        outs = [torch.zeros(1, 18, 13, 13), torch.zeros(1, 18, 26, 26)]
+        outs[0].view(3, 6, 13, 13)[2, 0:2, 5, 5] = logit
+        outs = [o.requires_grad_() for o in outs]
+        loss, _ = yolo_loss(outs, hs, t, 416, 416)
+        loss.backward()
+        return outs[0].grad.view(3, 6, 13, 13)[2, 0:2, 5, 5]
+
+    assert x_grad(heads).abs().max() < 1e-6
+    assert (x_grad(model.heads) < 0).all()  # scale 1: the same logit gives 0.738, short of 0.75

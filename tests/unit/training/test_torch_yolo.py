@@ -18,10 +18,12 @@ def _blob(size: int = 416) -> np.ndarray:
     return cv2.dnn.blobFromImage(img, 1 / 255.0, (size, size), swapRB=True, crop=False)
 
 
-def _cv2_outputs(cfg, weights, blob):
+def _cv2_outputs(cfg, weights, blob, model=None):
+    """OpenCV's raw output convs, then its decoded [yolo] rows, for the model's heads."""
+    layers = [h.layer for h in model.heads] if model is not None else [16, 23]
     net = cv2.dnn.readNetFromDarknet(str(cfg), str(weights))
     net.setInput(blob)
-    return net.forward(["conv_15", "conv_22", "yolo_16", "yolo_23"])
+    return net.forward([f"conv_{i - 1}" for i in layers] + [f"yolo_{i}" for i in layers])
 
 
 def _rows(model, raw):
@@ -57,6 +59,20 @@ def test_coco_model_matches_opencv_dnn():
         raw = model(torch.from_numpy(blob))
     assert [tuple(r.shape) for r in raw] == [(1, 255, 13, 13), (1, 255, 26, 26)]
     _compare(model, _cv2_outputs(cfg, weights, blob), raw)
+
+
+def test_coco_yolov4_tiny_matches_opencv_dnn():
+    """yolov4-tiny adds channel-slicing routes (groups=2 group_id=1) and scale_x_y=1.05."""
+    cfg, weights = need_coco("yolov4-tiny")
+    model = DarknetModel.from_cfg(cfg)
+    assert len(model.load_darknet_file(weights)) == 21
+    assert model.route_slices and {h.scale_x_y for h in model.heads} == {1.05}
+    model.eval()
+    blob = _blob()
+    with torch.no_grad():
+        raw = model(torch.from_numpy(blob))
+    assert [tuple(r.shape) for r in raw] == [(1, 255, 13, 13), (1, 255, 26, 26)]
+    _compare(model, _cv2_outputs(cfg, weights, blob, model), raw)
 
 
 def test_one_class_export_loads_in_opencv(tmp_path):
