@@ -27,7 +27,7 @@ from ..schema import GunwatchModel
 class ConfirmSettings(GunwatchModel):
     # 4 of 5: measured by benchmarks/confirmation.py (README). With the first gun model it cut
     # incidents on gun-free look-alike scenes by more than half against a single frame; with the
-    # current one at its 0.55 it cuts them from 22.4 % to 20.9 % and keeps 65 of 75 % of gun scenes.
+    # current one at its 0.6 it cuts them from 19.4 % to 16.4 % and keeps 51.7 of 63.3 % of gun scenes.
     hits: int = Field(4, ge=1, description="N: frames in which the gun must be seen ...")
     window: int = Field(5, ge=1, description="... among the last M analysed frames ...")
     within_s: float = Field(10.0, gt=0, description="... all within T seconds")

@@ -68,6 +68,8 @@ def test_invalid_number_fails_once_with_a_clear_line(tmp_path, fake_twilio, aler
     with caplog.at_level(logging.INFO):
         a.outbox.enqueue(incident())
         assert wait_for(a.settled)
+        # the worker logs the failure just after storing it, so `settled` can come first
+        assert wait_for(lambda: any(r.levelno == logging.ERROR for r in caplog.records))
     records = a.records()
     assert records[("inc-1", "sms", A)].state == "delivered"
     failed = records[("inc-1", "sms", B)]
