@@ -18,9 +18,9 @@ def _blob(size: int = 416) -> np.ndarray:
     return cv2.dnn.blobFromImage(img, 1 / 255.0, (size, size), swapRB=True, crop=False)
 
 
-def _cv2_outputs(cfg, weights, blob, model=None):
+def _cv2_outputs(cfg, weights, blob, model):
     """OpenCV's raw output convs, then its decoded [yolo] rows, for the model's heads."""
-    layers = [h.layer for h in model.heads] if model is not None else [16, 23]
+    layers = [h.layer for h in model.heads]
     net = cv2.dnn.readNetFromDarknet(str(cfg), str(weights))
     net.setInput(blob)
     return net.forward([f"conv_{i - 1}" for i in layers] + [f"yolo_{i}" for i in layers])
@@ -58,7 +58,7 @@ def test_coco_model_matches_opencv_dnn():
     with torch.no_grad():
         raw = model(torch.from_numpy(blob))
     assert [tuple(r.shape) for r in raw] == [(1, 255, 13, 13), (1, 255, 26, 26)]
-    _compare(model, _cv2_outputs(cfg, weights, blob), raw)
+    _compare(model, _cv2_outputs(cfg, weights, blob, model), raw)
 
 
 def test_coco_yolov4_tiny_matches_opencv_dnn():
@@ -93,7 +93,7 @@ def test_one_class_export_loads_in_opencv(tmp_path):
     with torch.no_grad():
         raw = model(torch.from_numpy(blob))
     assert raw[0].shape[1] == 18
-    _compare(model, _cv2_outputs(tmp_path / "one.cfg", tmp_path / "one.weights", blob), raw)
+    _compare(model, _cv2_outputs(tmp_path / "one.cfg", tmp_path / "one.weights", blob, model), raw)
     again = DarknetModel(sections)
     assert len(again.load_darknet_file(tmp_path / "one.weights")) == 13
     for a, b in zip(model.state_dict().values(), again.state_dict().values()):
