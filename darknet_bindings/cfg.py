@@ -111,6 +111,55 @@ def layer_output_channels(sections: list[Section], path: str | os.PathLike = "cf
     return out
 
 
+# Options that change a layer's maths and that pjreddie's parser (Debian's libdarknet, 2018)
+# never reads: it builds the layer without them, the weights still fit, and the network answers
+# with wrong boxes instead of an error. yolov4-tiny uses the first two.
+_PJREDDIE_IGNORES = {
+    "route": ("groups", "group_id"),
+    "yolo": ("scale_x_y", "new_coords"),
+    "maxpool": ("maxpool_depth",),
+}
+_PJREDDIE_ACTIVATIONS = {
+    "logistic", "loggy", "relu", "elu", "selu", "relie", "plse", "hardtan", "lhtan", "linear",
+    "ramp", "leaky", "tanh", "stair",
+}
+_PJREDDIE_LAYERS = {
+    "net", "network", "convolutional", "conv", "maxpool", "max", "route", "upsample",
+    "shortcut", "yolo", "region", "dropout", "avgpool", "avg", "softmax", "soft", "cost",
+    "reorg", "connected", "conn", "local", "rnn", "lstm", "gru", "crnn", "deconvolutional",
+    "crop", "detection", "activation", "batchnorm", "normalization", "lrn", "l2norm",
+    "logistic",
+}
+
+
+def beyond_pjreddie(sections: list[Section]) -> list[str]:
+    """What in this cfg pjreddie's darknet would build wrongly, one entry per section;
+    empty when that library runs the cfg as written. Training-only options (iou_thresh, mosaic)
+    are left out: they do not change what a loaded network computes."""
+    problems = []
+    for section in sections:
+        if section.kind not in _PJREDDIE_LAYERS:
+            problems.append(f"[{section.kind}] at line {section.line} (a layer it does not know)")
+            continue
+        unread = [f"{key}={section.get(key)}" for key in _PJREDDIE_IGNORES.get(section.kind, ())
+                  if section.get(key) is not None and not _is_default(section.kind, key, section.get(key))]
+        activation = section.get("activation")
+        if activation is not None and activation.lower() not in _PJREDDIE_ACTIVATIONS:
+            unread.append(f"activation={activation}")
+        if unread:
+            problems.append(f"[{section.kind}] at line {section.line} ({' '.join(unread)})")
+    return problems
+
+
+def _is_default(kind: str, key: str, value: str) -> bool:
+    defaults = {("route", "groups"): 1, ("route", "group_id"): 0, ("yolo", "scale_x_y"): 1,
+                ("yolo", "new_coords"): 0, ("maxpool", "maxpool_depth"): 0}
+    try:
+        return float(value) == defaults[(kind, key)]
+    except (KeyError, ValueError):
+        return False
+
+
 def input_size(sections: list[Section]) -> tuple[int, int]:
     net = sections[0]
     return net.int("width", 416), net.int("height", 416)

@@ -64,6 +64,17 @@ def libc_flush() -> None:
         pass
 
 
+def _refuse_what_pjreddie_ignores(cfg: Path, library: DarknetLibrary) -> None:
+    problems = darknet_cfg.beyond_pjreddie(darknet_cfg.read_cfg(cfg))
+    if problems:
+        more = f" and {len(problems) - 2} more" if len(problems) > 2 else ""
+        raise BackendUnavailable(
+            f"{library.path} has the pjreddie API (Debian's darknet package) and cannot run "
+            f"{cfg}: it ignores {', '.join(problems[:2])}{more}, and would answer with wrong "
+            "boxes. Use `detector.backend: opencv`, or set `detector.darknet_library` to an "
+            "AlexeyAB or hank-ai build.")
+
+
 class Network:
     """A darknet network loaded through libdarknet.so."""
 
@@ -73,6 +84,8 @@ class Network:
         darknet_cfg.check_weights(self.cfg, self.weights)
         self.library = library if isinstance(library, DarknetLibrary) else load_library(library)
         self._api = self.library.api
+        if self._api.name == "pjreddie":
+            _refuse_what_pjreddie_ignores(self.cfg, self.library)
         self._lock = threading.Lock()
         with _native_output_to_log():
             net = self._api.load_network(str(self.cfg).encode(), str(self.weights).encode())

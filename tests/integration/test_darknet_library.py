@@ -191,3 +191,35 @@ def test_other_forks_agree_with_debian(env, variant, network, coco_tiny_cfg, sam
             order1, order2 = np.lexsort(b1.T), np.lexsort(b2.T)
             np.testing.assert_allclose(b1[order1], b2[order2], atol=1e-3)
             np.testing.assert_allclose(s1[order1], s2[order2], atol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def coco_v4_tiny():
+    cfg, weights = WEIGHTS / "yolov4-tiny.cfg", WEIGHTS / "yolov4-tiny.weights"
+    need(cfg.exists() and weights.exists(), f"no COCO yolov4-tiny in {WEIGHTS}")
+    return cfg, weights
+
+
+def test_pjreddie_refuses_yolov4_tiny_naming_the_layers(debian_lib, coco_v4_tiny):
+    with pytest.raises(BackendUnavailable, match=r"\[route\] at line \d+ \(groups=2 group_id=1\)"
+                                                 r".*detector.backend: opencv"):
+        Network(*coco_v4_tiny, debian_lib)
+
+
+def test_pjreddie_would_answer_yolov4_tiny_wrongly(monkeypatch, debian_lib, coco_v4_tiny, sample_photos):
+    """Why the refusal: let the Debian library load yolov4-tiny anyway and it misses the dog
+    that OpenCV, which reads groups= and scale_x_y=, finds at over 0.5."""
+    from gunwatch.darknet import network as network_module
+
+    monkeypatch.setattr(network_module, "_refuse_what_pjreddie_ignores", lambda cfg, lib: None)
+    cfg, weights = coco_v4_tiny
+    bgr = cv2.imread(str(next(p for p in sample_photos if p.name == "dog.jpg")))
+    blob = cv2.dnn.blobFromImage(bgr, 1 / 255.0, (416, 416), swapRB=True, crop=False)
+    reference = cv2.dnn.readNetFromDarknet(str(cfg), str(weights))
+    reference.setInput(blob)
+    rows = np.concatenate(reference.forward(reference.getUnconnectedOutLayersNames()))
+    dog = 16
+    assert (rows[:, 4] * rows[:, 5 + dog]).max() > 0.5
+    with Network(cfg, weights, debian_lib) as net:
+        _, scores = net.predict(blob[0], 0.25)
+    assert scores[:, dog].max(initial=0) < 0.25

@@ -95,3 +95,30 @@ def test_coco_weights_into_wrong_cfg_refused():
     need((WEIGHTS / "yolov4-tiny.weights").exists(), f"no weights in {WEIGHTS}")
     with pytest.raises(ConfigError, match="belong to another cfg"):
         darknet_cfg.check_weights(WEIGHTS / "yolov4-tiny.cfg", WEIGHTS / "yolov3-tiny.weights")
+
+
+def test_beyond_pjreddie_names_each_section_and_its_options():
+    text = (TINY.replace("[maxpool]", "[route]\nlayers=-1\ngroups=2\ngroup_id=1\n[maxpool]")
+            .replace("[yolo]", "[yolo]\nscale_x_y=1.05"))
+    sections = darknet_cfg.parse_cfg_text(text)
+    route_line = next(s.line for s in sections if s.kind == "route")
+    yolo_line = next(s.line for s in sections if s.kind == "yolo")
+    assert darknet_cfg.beyond_pjreddie(sections) == [
+        f"[route] at line {route_line} (groups=2 group_id=1)",
+        f"[yolo] at line {yolo_line} (scale_x_y=1.05)"]
+
+
+def test_beyond_pjreddie_accepts_defaults_and_knows_unknown_layers_and_activations():
+    defaults = (TINY.replace("[maxpool]", "[route]\nlayers=-1\ngroups=1\n[maxpool]")
+                .replace("[yolo]", "[yolo]\nscale_x_y=1"))
+    assert darknet_cfg.beyond_pjreddie(darknet_cfg.parse_cfg_text(defaults)) == []
+    newer = TINY.replace("activation=leaky", "activation=mish") + "[sam]\nfrom=-2\n"
+    problems = darknet_cfg.beyond_pjreddie(darknet_cfg.parse_cfg_text(newer))
+    assert [p.split(" at ")[0] for p in problems] == ["[convolutional]", "[sam]"]
+    assert "activation=mish" in problems[0] and "does not know" in problems[1]
+
+
+def test_beyond_pjreddie_passes_the_coco_yolov3_tiny():
+    cfg = WEIGHTS / "yolov3-tiny.cfg"
+    need(cfg.exists(), f"no {cfg}")
+    assert darknet_cfg.beyond_pjreddie(darknet_cfg.read_cfg(cfg)) == []
