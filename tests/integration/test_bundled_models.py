@@ -1,0 +1,43 @@
+"""The model bundles shipped in models/: they load, their weights are the ones model.json
+names, they find the drawn pistol, and gun-yolov4-tiny stays off the pjreddie library."""
+
+from pathlib import Path
+
+import cv2
+import pytest
+
+from gunwatch.detectors.base import DetectorSettings
+from gunwatch.detectors.select import create_detector
+from gunwatch.errors import BackendUnavailable
+from gunwatch.model import load_model
+from gunwatch.training.bundle import sha256
+
+from ..conftest import need
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+BUNDLES = ["gun-yolov3-tiny", "gun-yolov4-tiny"]
+
+
+@pytest.mark.parametrize("name", BUNDLES)
+def test_bundle_finds_the_drawn_pistol_at_its_own_threshold(name):
+    model = load_model(MODELS / name)
+    assert sha256(model.weights) == model.meta.provenance["weights_sha256"]
+    detector = create_detector("opencv", model, DetectorSettings())
+    found = detector.detect(cv2.imread(str(MODELS / "drawn-pistol.jpg")))
+    detector.close()
+    assert [d.label for d in found] == ["gun"]
+    assert found[0].confidence >= model.meta.thresholds.confidence
+
+
+@pytest.mark.darknet
+def test_yolov4_tiny_bundle_is_refused_by_debian_darknet_and_auto_picks_opencv(tmp_path, monkeypatch):
+    debian = Path("/usr/lib/darknet/libdarknet.so")
+    need(debian.exists(), "Debian libdarknet.so missing (apt-get install darknet)")
+    model = load_model(MODELS / "gun-yolov4-tiny")
+    with pytest.raises(BackendUnavailable, match="pjreddie API"):
+        create_detector("darknet", model, library=str(debian))
+    monkeypatch.setenv("GUNWATCH_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("GUNWATCH_DARKNET_LIB", str(debian))
+    detector = create_detector("auto", model)
+    assert detector.name == "opencv"
+    detector.close()
