@@ -113,11 +113,12 @@ def layer_output_channels(sections: list[Section], path: str | os.PathLike = "cf
 
 # Options that change a layer's maths and that pjreddie's parser (Debian's libdarknet, 2018)
 # never reads: it builds the layer without them, the weights still fit, and the network answers
-# with wrong boxes instead of an error. yolov4-tiny uses the first two.
+# with wrong boxes instead of an error. Each with the value that means "not used"; yolov4-tiny
+# uses the first three.
 _PJREDDIE_IGNORES = {
-    "route": ("groups", "group_id"),
-    "yolo": ("scale_x_y", "new_coords"),
-    "maxpool": ("maxpool_depth",),
+    "route": {"groups": 1, "group_id": 0},
+    "yolo": {"scale_x_y": 1, "new_coords": 0},
+    "maxpool": {"maxpool_depth": 0},
 }
 _PJREDDIE_ACTIVATIONS = {
     "logistic", "loggy", "relu", "elu", "selu", "relie", "plse", "hardtan", "lhtan", "linear",
@@ -141,8 +142,8 @@ def beyond_pjreddie(sections: list[Section]) -> list[str]:
         if section.kind not in _PJREDDIE_LAYERS:
             problems.append(f"[{section.kind}] at line {section.line} (a layer it does not know)")
             continue
-        unread = [f"{key}={section.get(key)}" for key in _PJREDDIE_IGNORES.get(section.kind, ())
-                  if section.get(key) is not None and not _is_default(section.kind, key, section.get(key))]
+        unread = [f"{key}={section.get(key)}" for key, unused in _PJREDDIE_IGNORES.get(section.kind, {}).items()
+                  if section.get(key) is not None and not _means(section.get(key), unused)]
         activation = section.get("activation")
         if activation is not None and activation.lower() not in _PJREDDIE_ACTIVATIONS:
             unread.append(f"activation={activation}")
@@ -151,12 +152,10 @@ def beyond_pjreddie(sections: list[Section]) -> list[str]:
     return problems
 
 
-def _is_default(kind: str, key: str, value: str) -> bool:
-    defaults = {("route", "groups"): 1, ("route", "group_id"): 0, ("yolo", "scale_x_y"): 1,
-                ("yolo", "new_coords"): 0, ("maxpool", "maxpool_depth"): 0}
+def _means(value: str, number: float) -> bool:
     try:
-        return float(value) == defaults[(kind, key)]
-    except (KeyError, ValueError):
+        return float(value) == number
+    except ValueError:
         return False
 
 
