@@ -13,24 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from gunwatch.cli import bench
-from gunwatch.decode import decode_for_detection
 from gunwatch.detectors.select import create_detector
 from gunwatch.model import load_model
 
 WARM_UP_FRAMES = 2
-
-
-def time_frame(detector, model, jpeg: bytes) -> float:
-    start = time.perf_counter()
-    image, sx, sy = decode_for_detection(jpeg, model.meta.input)
-    [d.scaled(sx, sy) for d in detector.detect(image)]
-    return (time.perf_counter() - start) * 1000
 
 
 def main() -> int:
@@ -51,7 +42,7 @@ def main() -> int:
         # Alternate which model goes first, so neither always runs on a cache the other warmed.
         order = list(models) if index % 2 == 0 else list(reversed(models))
         for role in order:
-            ms = time_frame(detectors[role], models[role], jpeg)
+            ms = bench.time_detection(detectors[role], models[role], jpeg)
             if index >= WARM_UP_FRAMES:
                 samples[role].append(ms)
     for detector in detectors.values():
@@ -62,10 +53,8 @@ def main() -> int:
     report = {
         "name": "model_speed", "device": bench.describe_device(), "backend": args.backend,
         "params": {"frames": args.frames, "input": "1920x1080 JPEG"}, "n": args.frames,
-        "baseline": {"model": models["baseline"].name, "p50_ms": round(p50["baseline"], 2),
-                     "p95_ms": round(float(np.percentile(samples["baseline"], 95)), 2)},
-        "candidate": {"model": models["candidate"].name, "p50_ms": round(p50["candidate"], 2),
-                      "p95_ms": round(float(np.percentile(samples["candidate"], 95)), 2)},
+        **{role: {"model": models[role].name, "p50_ms": round(p50[role], 2),
+                  "p95_ms": round(float(np.percentile(samples[role], 95)), 2)} for role in models},
         "ratio_p50": round(p50["candidate"] / p50["baseline"], 3),
         "ratio_median_paired": round(float(np.median(paired)), 3),
     }
