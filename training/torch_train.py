@@ -23,10 +23,13 @@ import torch
 
 from .darknet_cfg import inference_cfg, make_n_class_cfg, read_cfg, write_cfg
 from .data import Augment, DetectionData, label_path_for, read_list
+from .engine import StopRequest
 from .evaluate import average_precision, detections_from_rows, precision_recall_at
 from .torch_ema import WeightAverage
 from .torch_loss import yolo_loss
 from .torch_yolo import DarknetModel, predict
+
+EXIT_INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C
 
 
 def resolve_list(spec: str) -> list[tuple[Path, Path]]:
@@ -289,7 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     t_start, t_ckpt = time.time(), time.time()
     deadline = time.time() + args.max_minutes * 60 if args.max_minutes else None
     done_since = 0
-    with open(loss_csv, "a") as log:
+    # Ctrl-C or the engine's SIGTERM ends the run after the current iteration, with a checkpoint,
+    # instead of losing up to --checkpoint-minutes of work
+    with open(loss_csv, "a") as log, StopRequest() as stop:
         for it in range(start, args.iterations):
             if frozen_for(it) != model.frozen_upto:
                 model.freeze(frozen_for(it))
@@ -340,6 +345,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"stopped at iteration {n}: --max-minutes {args.max_minutes} reached", flush=True)
                 loader.stop = True
                 return 0
+            if stop.requested:
+                checkpoint(n)
+                print(f"interrupted at iteration {n}: checkpoint saved; --resume continues", flush=True)
+                loader.stop = True
+                return EXIT_INTERRUPTED
     loader.stop = True
     shipped.save_darknet_file(out / "final.weights", seen=args.iterations * args.batch)
     print(f"done: best valid mAP@0.50 {best_map:.4f}; weights in {out}", flush=True)

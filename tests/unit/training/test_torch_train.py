@@ -89,3 +89,33 @@ def test_ema_run_saves_the_average_and_resumes_it(tmp_path, capsys):
     # final.weights is the average, last.weights the trained weights the next resume starts from
     assert (out / "final.weights").read_bytes() != (out / "last.weights").read_bytes()
     assert torch.load(out / "last.pt", weights_only=False)["ema"]["steps"] == 3
+
+
+def test_sigterm_ends_the_run_with_a_checkpoint_that_resumes(tmp_path):
+    """What `gunwatch train run` sends on Ctrl-C: the trainer saves the iteration it finished."""
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    train = _list_file(tmp_path / "train.txt", "train", 2)
+    argv = [sys.executable, "-u", "-m", "gunwatch.training.torch_train"] + _tiny_run_args(train, train, out) + [
+        "--micro-batch", "2", "--no-freeze", "--iterations", "1000", "--print-every", "1",
+        "--eval-every", "1000", "--checkpoint-minutes", "60"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    printed = []
+    for line in proc.stdout:
+        printed.append(line)
+        if line.startswith("it 2/1000"):
+            proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 130, "".join(printed)
+    last = next(ln for ln in printed if ln.startswith("interrupted at iteration"))
+    stopped_at = int(last.split()[3].rstrip(":"))
+    assert stopped_at >= 2
+    assert torch.load(out / "last.pt", weights_only=False)["iteration"] == stopped_at
+    rows = (out / "loss.csv").read_text().splitlines()[1:]
+    assert int(rows[-1].split(",")[0]) == stopped_at
+    resume = argv[4:]
+    resume[resume.index("--iterations") + 1] = str(stopped_at + 1)
+    assert main(resume + ["--resume"]) == 0
+    assert (out / "final.weights").exists()
