@@ -194,9 +194,12 @@ def weights_header_size(path: str | os.PathLike) -> int:
     return 12 + (8 if major * 10 + minor >= 2 else 4)
 
 
-def check_weights(cfg: str | os.PathLike, weights: str | os.PathLike) -> None:
-    """Raise ConfigError unless `weights` holds exactly the parameters `cfg` declares."""
-    sections = read_cfg(cfg)
+def check_weights(cfg: str | os.PathLike, weights: str | os.PathLike,
+                  sections: list[Section] | None = None) -> None:
+    """Raise ConfigError unless `weights` holds exactly the parameters `cfg` declares
+    (`sections`: that cfg already parsed)."""
+    if sections is None:
+        sections = read_cfg(cfg)
     try:
         size = Path(weights).stat().st_size
     except OSError as exc:

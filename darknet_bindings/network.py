@@ -64,8 +64,9 @@ def libc_flush() -> None:
         pass
 
 
-def _refuse_what_pjreddie_ignores(cfg: Path, library: DarknetLibrary) -> None:
-    problems = darknet_cfg.beyond_pjreddie(darknet_cfg.read_cfg(cfg))
+def _refuse_what_pjreddie_ignores(cfg: Path, sections: list[darknet_cfg.Section],
+                                  library: DarknetLibrary) -> None:
+    problems = darknet_cfg.beyond_pjreddie(sections)
     if problems:
         more = f" and {len(problems) - 2} more" if len(problems) > 2 else ""
         raise BackendUnavailable(
@@ -81,18 +82,19 @@ class Network:
     def __init__(self, cfg: str | os.PathLike, weights: str | os.PathLike,
                  library: DarknetLibrary | str | os.PathLike | None = None):
         self.cfg, self.weights = Path(cfg), Path(weights)
-        darknet_cfg.check_weights(self.cfg, self.weights)
+        sections = darknet_cfg.read_cfg(self.cfg)
+        darknet_cfg.check_weights(self.cfg, self.weights, sections)
         self.library = library if isinstance(library, DarknetLibrary) else load_library(library)
         self._api = self.library.api
         if self._api.name == "pjreddie":
-            _refuse_what_pjreddie_ignores(self.cfg, self.library)
+            _refuse_what_pjreddie_ignores(self.cfg, sections, self.library)
         self._lock = threading.Lock()
         with _native_output_to_log():
             net = self._api.load_network(str(self.cfg).encode(), str(self.weights).encode())
         if not net:
             raise BackendUnavailable(f"libdarknet could not load {self.cfg} / {self.weights}")
         self._net: int | None = net
-        self.classes = max(darknet_cfg.output_classes(darknet_cfg.read_cfg(self.cfg)) or {0})
+        self.classes = max(darknet_cfg.output_classes(sections) or {0})
         self._read_size()
 
     def _read_size(self) -> None:

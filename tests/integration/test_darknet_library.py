@@ -211,7 +211,7 @@ def test_pjreddie_would_answer_yolov4_tiny_wrongly(monkeypatch, debian_lib, coco
     that OpenCV, which reads groups= and scale_x_y=, finds at over 0.5."""
     from gunwatch.darknet import network as network_module
 
-    monkeypatch.setattr(network_module, "_refuse_what_pjreddie_ignores", lambda cfg, lib: None)
+    monkeypatch.setattr(network_module, "_refuse_what_pjreddie_ignores", lambda *_: None)
     cfg, weights = coco_v4_tiny
     bgr = cv2.imread(str(next(p for p in sample_photos if p.name == "dog.jpg")))
     blob = cv2.dnn.blobFromImage(bgr, 1 / 255.0, (416, 416), swapRB=True, crop=False)
