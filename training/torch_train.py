@@ -335,18 +335,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"it {n}/{args.iterations} loss {total:.3f} avg {avg_loss:.3f} lr {lr:.6f} size {cur} "
                       f"{spi:.2f} s/it ETA {int(eta // 3600)}h{int(eta % 3600 // 60):02d}m", flush=True)
             out_of_time = deadline is not None and time.time() > deadline
+            interrupted = stop.requested and n < args.iterations  # a last batch just ends the run
             if valid is not None and (n % args.eval_every == 0 or n == args.iterations or out_of_time):
                 run_eval(n)
                 t_start, done_since = time.time(), 0  # keep s/it about training only
-            if time.time() - t_ckpt > args.checkpoint_minutes * 60 or n == args.iterations or out_of_time:
+            if (time.time() - t_ckpt > args.checkpoint_minutes * 60 or n == args.iterations
+                    or out_of_time or interrupted):
                 checkpoint(n)
                 t_ckpt = time.time()
             if out_of_time:
                 print(f"stopped at iteration {n}: --max-minutes {args.max_minutes} reached", flush=True)
                 loader.stop = True
                 return 0
-            if stop.requested:
-                checkpoint(n)
+            if interrupted:
                 print(f"interrupted at iteration {n}: checkpoint saved; --resume continues", flush=True)
                 loader.stop = True
                 return EXIT_INTERRUPTED
