@@ -4,8 +4,22 @@
 # (ffmpeg and rtsp-server-perl for an RTSP camera), a virtualenv in .venv, and gunwatch
 # installed in editable mode with its test extras. Safe to run again: it only adds what is
 # missing.
+#
+#   bash install/bootstrap.sh [--with-torch]
+#
+# --with-torch also installs PyTorch for the training engine and its tests (never used by the
+# plugin at run time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+with_torch=0
+for arg in "$@"; do
+  case "$arg" in
+    --with-torch) with_torch=1 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) echo "bootstrap: unknown option $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for pkg in darknet ffmpeg rtsp-server-perl; do
@@ -27,4 +41,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
+# torch==2.13.0 is the CPU wheel on these machines' index; an unpinned `pip install torch` takes
+# the newest release, a multi-gigabyte CUDA build. A machine that already has a torch (a CUDA one
+# on a GPU box) keeps it.
+if ((with_torch)) && ! .venv/bin/python -c "import torch" 2>/dev/null; then
+  echo "bootstrap: installing torch==2.13.0 (CPU build, for the training engine)"
+  .venv/bin/python -m pip install -q torch==2.13.0
+fi
 echo "bootstrap: ready (.venv/bin/gunwatch, .venv/bin/python -m pytest)"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -24,6 +26,17 @@ def need(condition: bool, reason: str) -> None:
     if REQUIRE:
         pytest.fail(f"prerequisite missing in CI: {reason}")
     pytest.skip(reason)
+
+
+def need_torch() -> ModuleType:
+    """torch, for the training engine's tests; usable at module level (skips the whole file)."""
+    reason = "torch is missing: the training engine is an optional extra (bash install/bootstrap.sh --with-torch)"
+    try:
+        return importlib.import_module("torch")
+    except ImportError:
+        if REQUIRE:
+            pytest.fail(f"prerequisite missing in CI: {reason}", pytrace=False)
+        pytest.skip(reason, allow_module_level=True)
 
 
 @pytest.fixture(scope="session")

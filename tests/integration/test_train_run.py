@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import need
+from tests.conftest import need, need_torch
 
 from ._train_data import (COCO_WEIGHTS, gunwatch, gunwatch_popen, need_training_inputs, small_cfg,
                           small_dataset)
@@ -104,7 +104,7 @@ def test_darknet_run_resumes_after_ctrl_c(tmp_path):
 
 @pytest.mark.slow
 def test_torch_engine_runs_two_iterations(tmp_path):
-    pytest.importorskip("torch", reason="the torch engine is an optional extra (pip install torch)")
+    need_torch()
     need_training_inputs()
     data = small_dataset(tmp_path, {"train": 2, "valid": 1})
     cfg = small_cfg(tmp_path, size=128, iterations=2)

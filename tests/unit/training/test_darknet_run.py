@@ -16,6 +16,8 @@ from gunwatch.training.darknet_run import Run, RunError, RunSettings, training_c
 from gunwatch.training.engine import TrainBar
 from gunwatch.training.darknet_weights import WeightsHeader, expected_size
 
+from tests.conftest import need_torch
+
 from ._paths import need_coco
 
 # printed by Debian's darknet 0.0.0+git20180914 during `detector train` on this machine
@@ -165,7 +167,7 @@ def test_run_folder_is_set_up_and_refuses_a_second_start(tmp_path):
 
 
 def test_torch_engine_takes_mosaic_and_iou_thresh_from_the_cfg(tmp_path):
-    pytest.importorskip("torch")
+    need_torch()
     data, cfg = _dataset(tmp_path), _gun_cfg(tmp_path)
     plain = Run(tmp_path / "plain")
     settings = RunSettings(engine="torch", data=str(data), cfg=str(cfg))

@@ -5,7 +5,9 @@ import math
 
 import pytest
 
-torch = pytest.importorskip("torch")
+from tests.conftest import need_torch
+
+torch = need_torch()
 
 from gunwatch.training.torch_ema import WeightAverage  # noqa: E402
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+from tests.conftest import need_torch
+
+torch = need_torch()
 
 from gunwatch.training.darknet_cfg import make_n_class_cfg, read_cfg  # noqa: E402
 from gunwatch.training.data import DetectionData  # noqa: E402

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import pytest
 
-torch = pytest.importorskip("torch")
-cv2 = pytest.importorskip("cv2")
+from tests.conftest import need_torch
+
+torch = need_torch()
 
 from gunwatch.training.torch_train import learning_rate, main  # noqa: E402
 

@@ -1,11 +1,13 @@
 """The torch model against OpenCV's darknet importer: same layer semantics, same weights."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-cv2 = pytest.importorskip("cv2")
+from tests.conftest import need_torch
+
+torch = need_torch()
 
 from gunwatch.training.darknet_cfg import inference_cfg, make_n_class_cfg, read_cfg, write_cfg  # noqa: E402
 from gunwatch.training.torch_yolo import DarknetModel, MaxPool, decode  # noqa: E402
