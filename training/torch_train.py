@@ -165,6 +165,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--print-every", type=int, default=10)
     ap.add_argument("--eval-every", type=int, default=200)
+    ap.add_argument("--eval-first", action="store_true",
+                    help="score the starting weights before the first batch (iteration 0 in "
+                         "map.csv): the baseline a run that continues a model must beat, and "
+                         "best.weights if nothing does")
     ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
     ap.add_argument("--resume", action="store_true", help="continue from OUT/last.weights + OUT/last.pt")
     ap.add_argument("--max-minutes", type=float, default=None,
@@ -286,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"eval it {it}: mAP@0.50 {r['map']:.4f} P@0.5 {r['precision_at_0.5']:.3f} "
               f"R@0.5 {r['recall_at_0.5']:.3f} [{time.time() - t0:.0f} s]{tag}", flush=True)
 
+    if args.eval_first and valid is not None and not args.resume:
+        run_eval(0)
     loader = Prefetcher(train, args.batch, args.seed, start)
     sizes = list(range(args.multi_scale, size + 1, 32)) if args.multi_scale else [size]
     cur = size
