@@ -41,9 +41,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
-# torch==2.13.0 is the CPU wheel on these machines' index; an unpinned `pip install torch` takes
-# the newest release, a multi-gigabyte CUDA build. A machine that already has a torch (a CUDA one
-# on a GPU box) keeps it.
+# torch==2.13.0 is the CPU wheel on these machines' index; an unpinned `pip install torch`
+# resolves to the newest installable release (2.14.1 in December 2026), a CUDA build that pulls
+# in the nvidia-* packages. A machine that already has a torch (a CUDA one on a GPU box) keeps it.
 if ((with_torch)) && ! .venv/bin/python -c "import torch" 2>/dev/null; then
   echo "bootstrap: installing torch==2.13.0 (CPU build, for the training engine)"
   .venv/bin/python -m pip install -q torch==2.13.0
