@@ -84,9 +84,14 @@ def _plot_cv2(it, loss, avg, maps, out_png: Path) -> None:
 
 def write_bundle(run: Path, out: Path, name: str, classes: list[str], *, architecture: str = "yolov3-tiny",
                  weights: str = "best.weights", confidence: float = 0.5, nms: float = 0.45,
-                 metrics: dict | None = None, provenance: dict | None = None) -> dict:
+                 letterbox: bool = True, metrics: dict | None = None,
+                 provenance: dict | None = None) -> dict:
     """Copy a training run's model.cfg and ``weights`` (a file in ``run``) into the bundle folder
-    ``out`` with names, model.json and the training logs; returns the model.json contents."""
+    ``out`` with names, model.json and the training logs; returns the model.json contents.
+
+    ``letterbox`` is how the plugin should feed camera frames to the model. True (darknet's
+    test-time default and the plugin's) keeps a 16:9 frame's proportions; on the gun models,
+    stretching such frames to the square input found fewer guns (README, "letterbox input")."""
     logs = out / "training"
     logs.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run / "model.cfg", out / "model.cfg")
@@ -110,7 +115,7 @@ def write_bundle(run: Path, out: Path, name: str, classes: list[str], *, archite
         "architecture": architecture,
         "classes": classes,
         "input": {"width": net.get_int("width", 416), "height": net.get_int("height", 416),
-                  "letterbox": False},
+                  "letterbox": letterbox},
         "thresholds": {"confidence": confidence, "nms": nms},
         "metrics": card_metrics,
         "provenance": card_provenance,
@@ -129,11 +134,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", default="best.weights", help="file in --run to ship")
     ap.add_argument("--confidence", type=float, default=0.5)
     ap.add_argument("--nms", type=float, default=0.45)
+    ap.add_argument("--stretch", action="store_true",
+                    help="model.json input.letterbox false: the plugin stretches frames to the input "
+                         "size instead of letterboxing them")
     ap.add_argument("--metrics", default="{}", help="extra JSON merged into metrics")
     ap.add_argument("--provenance", default="{}", help="extra JSON merged into provenance")
     args = ap.parse_args(argv)
     card = write_bundle(args.run, args.out, args.name, args.classes, architecture=args.architecture,
                         weights=args.weights, confidence=args.confidence, nms=args.nms,
+                        letterbox=not args.stretch,
                         metrics=json.loads(args.metrics), provenance=json.loads(args.provenance))
     print(json.dumps(card, indent=2))
     return 0

@@ -445,8 +445,7 @@ class Run:
         pairs = [(img, lab) for img, lab in pairs if lab.is_file()]
         net = self.sections()[0]
         meta = ModelMeta(name=self.dir.name, classes=names,
-                         input=InputSpec(width=net.get_int("width", 416), height=net.get_int("height", 416),
-                                         letterbox=False))
+                         input=InputSpec(width=net.get_int("width", 416), height=net.get_int("height", 416)))
         map_csv = self.dir / "map.csv"
         scored: dict[int, dict] = {}
         if map_csv.exists():

@@ -65,7 +65,7 @@ def test_train_resume_and_export(tmp_path, capsys):
     assert bundle_main(["--run", str(out), "--out", str(dest), "--name", "tiny-test",
                         "--classes", "gun", "--provenance", '{"iterations": 3}']) == 0
     card = json.loads((dest / "model.json").read_text())
-    assert card["input"] == {"width": 416, "height": 416, "letterbox": False}
+    assert card["input"] == {"width": 416, "height": 416, "letterbox": True}
     assert card["classes"] == ["gun"] and card["provenance"]["iterations"] == 3
     assert card["metrics"]["valid_map50"] == round(best["map"], 4)
     assert (dest / "names").read_text() == "gun\n"
