@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,10 +189,15 @@ class DetectionData:
         labels = np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, 5), np.float32)
         return canvas, labels
 
-    def batch(self, indices: list[int], rng: random.Random | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def batch(self, indices: list[int], rng: random.Random | None = None,
+              map_fn: Callable[..., Iterator] = map) -> tuple[np.ndarray, np.ndarray]:
+        """The pictures ``indices`` as one batch. ``map_fn`` may be a thread pool's map: each
+        picture draws from its own generator, seeded in order from ``rng``, so a batch comes out
+        the same however many threads build it (OpenCV releases the GIL while it decodes)."""
+        rngs: Iterable[random.Random | None] = (
+            [random.Random(rng.getrandbits(64)) for _ in indices] if rng is not None else [None] * len(indices))
         imgs, rows = [], []
-        for k, i in enumerate(indices):
-            img, lab = self.item(i, rng)
+        for k, (img, lab) in enumerate(map_fn(self.item, indices, rngs)):
             imgs.append(img)
             if len(lab):
                 rows.append(np.concatenate([np.full((len(lab), 1), k, np.float32), lab], 1))

@@ -15,6 +15,7 @@ import random
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -65,14 +66,17 @@ def to_tensor(imgs: np.ndarray) -> torch.Tensor:
 
 
 class Prefetcher:
-    """Builds augmented batches in a background thread (OpenCV releases the GIL)."""
+    """Builds augmented batches in a background thread (OpenCV releases the GIL), with the
+    pictures of a batch spread over ``threads`` threads: on a GPU, one thread decoding and
+    augmenting 64 pictures takes longer than the network's step."""
 
-    def __init__(self, data: DetectionData, batch: int, seed: int, start_iter: int) -> None:
+    def __init__(self, data: DetectionData, batch: int, seed: int, start_iter: int, threads: int = 1) -> None:
         self.data, self.batch = data, batch
         self.rng = random.Random(seed * 1000003 + start_iter)
         self.q: queue.Queue = queue.Queue(maxsize=2)
         self.order: list[int] = []
         self.stop = False
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="loader") if threads > 1 else None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -88,7 +92,8 @@ class Prefetcher:
     def _run(self) -> None:
         try:
             while not self.stop:
-                self.q.put(self.data.batch(self._next_indices(), self.rng))
+                self.q.put(self.data.batch(self._next_indices(), self.rng,
+                                           self.pool.map if self.pool else map))
         except BaseException as exc:  # surface loader errors in the training thread
             self.q.put(exc)
 
@@ -163,6 +168,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="evaluate and save an exponential moving average of the weights "
                          "(0.995: about the last 200 iterations); --resume keeps it")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--loader-threads", type=int, default=1,
+                    help="threads that decode and augment training pictures (more on a GPU machine, "
+                         "where one cannot keep up; on a 2-core CPU they take cores from training)")
     ap.add_argument("--print-every", type=int, default=10)
     ap.add_argument("--eval-every", type=int, default=200)
     ap.add_argument("--eval-first", action="store_true",
@@ -292,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.eval_first and valid is not None and not args.resume:
         run_eval(0)
-    loader = Prefetcher(train, args.batch, args.seed, start)
+    loader = Prefetcher(train, args.batch, args.seed, start, args.loader_threads)
     sizes = list(range(args.multi_scale, size + 1, 32)) if args.multi_scale else [size]
     cur = size
     t_start, t_ckpt = time.time(), time.time()

@@ -102,3 +102,17 @@ def test_mosaic_boxes_stay_on_their_objects(tmp_path):
             assert bw < 0.9 and bh < 0.9  # a picture fills one quadrant, never the frame
             boxes_seen += 1
     assert boxes_seen >= 20
+
+
+def test_a_batch_is_the_same_whatever_builds_it():
+    """Thread-pool loading (--loader-threads) changes how fast a batch comes, not what is in it."""
+    from concurrent.futures import ThreadPoolExecutor
+    images = pistol_images("train", 12)
+    data = DetectionData([(p, label_path_for(p)) for p in images], (320, 320), Augment(jitter=0.3),
+                         mosaic=0.5)
+    alone = data.batch(list(range(12)), random.Random(7))
+    with ThreadPoolExecutor(4) as pool:
+        pooled = data.batch(list(range(12)), random.Random(7), pool.map)
+    other_seed = data.batch(list(range(12)), random.Random(8))
+    assert np.array_equal(alone[0], pooled[0]) and np.array_equal(alone[1], pooled[1])
+    assert not np.array_equal(alone[0], other_seed[0])  # the seed, not chance, makes them equal
