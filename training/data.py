@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,8 +194,7 @@ class DetectionData:
         """The pictures ``indices`` as one batch. ``map_fn`` may be a thread pool's map: each
         picture draws from its own generator, seeded in order from ``rng``, so a batch comes out
         the same however many threads build it (OpenCV releases the GIL while it decodes)."""
-        rngs: Iterable[random.Random | None] = (
-            [random.Random(rng.getrandbits(64)) for _ in indices] if rng is not None else [None] * len(indices))
+        rngs = [random.Random(rng.getrandbits(64)) if rng else None for _ in indices]
         imgs, rows = [], []
         for k, (img, lab) in enumerate(map_fn(self.item, indices, rngs)):
             imgs.append(img)
