@@ -115,6 +115,7 @@ class RunSettings:
     name: str | None = None
     darknet: str = "darknet"
     threads: int = 2
+    loader_threads: int = 1
     seed: int = 0
     select: str = "best"
 
@@ -408,6 +409,7 @@ class Run:
                 "--micro-batch", str(max(1, batch // max(1, net.get_int("subdivisions", 1)))),
                 "--img-size", str(net.get_int("width", 416)), "--lr", str(net.get_float("learning_rate", 0.001)),
                 "--burn-in", str(net.get_int("burn_in", 0)), "--threads", str(settings.threads),
+                "--loader-threads", str(settings.loader_threads),
                 "--seed", str(settings.seed), "--print-every", "1", "--checkpoint-minutes", "1",
                 "--eval-every", str(max(1, min(200, total)))]
         if data.get("valid"):

@@ -179,6 +179,9 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     rnd.add_argument("--no-random", dest="random", action="store_false", help="keep the input size (random=0)")
     p.add_argument("--darknet", default="darknet", metavar="PATH", help="darknet CLI (default: darknet on PATH)")
     p.add_argument("--threads", type=int, default=2, metavar="N", help="torch threads (default 2)")
+    p.add_argument("--loader-threads", type=int, default=1, metavar="N",
+                   help="torch: threads that decode and augment training pictures (default 1; "
+                   "more on a GPU machine, where one thread cannot keep up)")
 
 
 def _run_settings(args: argparse.Namespace):
@@ -187,6 +190,8 @@ def _run_settings(args: argparse.Namespace):
     missing = [o for o, v in (("--data", args.data), ("--cfg", args.cfg)) if v is None]
     if missing:
         raise ConfigError(f"{' and '.join(missing)} needed for a new run (or --resume an existing one)")
+    if args.loader_threads < 1:
+        raise ConfigError(f"--loader-threads {args.loader_threads}: must be 1 or more")
     if args.size is not None and (args.size <= 0 or args.size % 32):
         raise ConfigError(f"--size {args.size}: must be a positive multiple of 32")
     return RunSettings(engine=args.engine, data=str(args.data.resolve()), cfg=str(args.cfg.resolve()),
@@ -194,6 +199,7 @@ def _run_settings(args: argparse.Namespace):
                        weights_cfg=str(args.weights_cfg.resolve()) if args.weights_cfg else None,
                        iterations=args.iterations, batch=args.batch, subdivisions=args.subdivisions,
                        size=args.size, random=args.random, darknet=args.darknet, threads=args.threads,
+                       loader_threads=args.loader_threads,
                        name=getattr(args, "name", None), select=getattr(args, "select", "best"))
 
 

@@ -187,6 +187,16 @@ def test_torch_engine_takes_mosaic_and_iou_thresh_from_the_cfg(tmp_path):
     assert argv[argv.index("--iou-thresh") + 1] == "0.213"
 
 
+def test_torch_engine_gets_the_loader_threads_asked_for(tmp_path):
+    need_torch()
+    data, cfg = _dataset(tmp_path), _gun_cfg(tmp_path)
+    run = Run(tmp_path / "run")
+    settings = RunSettings(engine="torch", data=str(data), cfg=str(cfg), loader_threads=6)
+    run.create(settings)
+    argv = run._torch_argv(run.settings(), resume=False)
+    assert argv[argv.index("--loader-threads") + 1] == "6"
+
+
 def test_run_refuses_a_cfg_with_other_classes(tmp_path):
     data, cfg = _dataset(tmp_path, classes=2), _gun_cfg(tmp_path)
     with pytest.raises(RunError, match=r"detects \[1\] classes .* classes=2.*train config"):
