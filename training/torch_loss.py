@@ -1,5 +1,8 @@
-"""YOLOv3 loss following darknet's yolo_layer.c (forward_yolo_layer), in PyTorch."""
+"""YOLOv3 loss following darknet's yolo_layer.c (forward_yolo_layer), in PyTorch, with
+AlexeyAB's IoU box losses (GIoU, DIoU, CIoU) for cfgs that ask for them."""
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +20,61 @@ def box_iou_cxcywh(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return inter / union.clamp(min=1e-12)
 
 
+def _value_with_slope(value: torch.Tensor, carrier: torch.Tensor) -> torch.Tensor:
+    """``value``, whose gradient goes to whatever ``carrier`` depends on, as ``carrier``'s does."""
+    return value.detach() + carrier - carrier.detach()
+
+
+def iou_loss_score(pred: torch.Tensor, truth: torch.Tensor, kind: str) -> torch.Tensor:
+    """GIoU, DIoU or CIoU of (N, 4) centre boxes against their truths, 1 for a perfect fit.
+
+    The gradient is AlexeyAB's (box.c, dx_box_iou), not the formula's own: CIoU's alpha is a
+    constant, and the aspect term's slope leaves out its 1 / (w^2 + h^2) factor, which explodes
+    for small boxes (Zheng et al., AAAI 2020, section 3.3, do the same).
+    """
+    p1, p2 = pred[:, :2] - pred[:, 2:] / 2, pred[:, :2] + pred[:, 2:] / 2
+    t1, t2 = truth[:, :2] - truth[:, 2:] / 2, truth[:, :2] + truth[:, 2:] / 2
+    overlap = (torch.minimum(p2, t2) - torch.maximum(p1, t1)).clamp(min=0)
+    inter = overlap[:, 0] * overlap[:, 1]
+    union = pred[:, 2] * pred[:, 3] + truth[:, 2] * truth[:, 3] - inter
+    iou = inter / union.clamp(min=1e-12)
+    hull = torch.maximum(p2, t2) - torch.minimum(p1, t1)
+    if kind == "giou":
+        hull_area = (hull[:, 0] * hull[:, 1]).clamp(min=1e-12)
+        return iou - (hull_area - union) / hull_area
+    centre_gap = ((pred[:, :2] - truth[:, :2]) ** 2).sum(1)
+    diou = iou - centre_gap / (hull ** 2).sum(1).clamp(min=1e-12)
+    if kind == "diou":
+        return diou
+    angle_gap = torch.atan(truth[:, 2] / truth[:, 3]) - torch.atan(pred[:, 2] / pred[:, 3])
+    v = 4 / math.pi ** 2 * angle_gap ** 2
+    alpha = (v / (1 - iou + v + 1e-6)).detach()
+    v = _value_with_slope(v, v * (pred[:, 2] ** 2 + pred[:, 3] ** 2).detach())
+    return diou - alpha * v
+
+
+def _box_loss(head: YoloHead, raw: torch.Tensor, truth: torch.Tensor, gi: torch.Tensor, gj: torch.Tensor,
+              grid: tuple[int, int], anchors: torch.Tensor) -> torch.Tensor:
+    """Box terms of the positives: raw (n, 4) outputs tx ty tw th in cells gi, gj of a
+    (width, height) grid, against centre-box truths; anchors (n, 2) relative to the input."""
+    gw, gh = grid
+    if head.iou_loss == "mse":
+        scale = 2.0 - truth[:, 2] * truth[:, 3]
+        tx = head.offset_target(truth[:, 0] * gw - gi)
+        ty = head.offset_target(truth[:, 1] * gh - gj)
+        tw_th = torch.log(truth[:, 2:] / anchors)
+        bce = F.binary_cross_entropy_with_logits
+        return (scale * (bce(raw[:, 0], tx, reduction="none") + bce(raw[:, 1], ty, reduction="none")
+                         + 0.5 * ((raw[:, 2:] - tw_th) ** 2).sum(1))).sum()
+    grow = torch.exp(raw[:, 2:].clamp(max=20))
+    box = torch.cat([
+        _value_with_slope((head.cell_offset(raw[:, 0:1]) + gi[:, None]) / gw, raw[:, 0:1]),
+        _value_with_slope((head.cell_offset(raw[:, 1:2]) + gj[:, None]) / gh, raw[:, 1:2]),
+        _value_with_slope(grow * anchors, grow),
+    ], 1)
+    return head.iou_normalizer * (1 - iou_loss_score(box, truth, head.iou_loss)).sum()
+
+
 def yolo_loss(outputs: list[torch.Tensor], heads: list[YoloHead], targets: torch.Tensor,
               net_w: int, net_h: int, iou_thresh: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
     """Loss summed over outputs and divided by the batch size (darknet's lr/batch update).
@@ -28,6 +86,11 @@ def yolo_loss(outputs: list[torch.Tensor], heads: list[YoloHead], targets: torch
     *all* anchors by shape and trained only in the head whose mask holds that anchor, in the
     cell containing its centre; box terms are scaled by (2 - w*h); x/y and objectness/classes
     use logistic deltas (= BCE gradients), w/h a squared error on the log scale.
+
+    A head with iou_loss giou/diou/ciou (AlexeyAB; yolov4-tiny's cfg says ciou) replaces the
+    x/y/w/h terms with iou_normalizer x (1 - score), applied as AlexeyAB's delta_yolo_box does:
+    straight to the raw outputs, x/y without the logistic's slope and w/h through exp only, and
+    without the (2 - w*h) scale.
 
     iou_thresh < 1 is AlexeyAB's [yolo] iou_thresh: every other anchor whose shape IoU with the
     truth exceeds it is trained on that truth too, in its own head and cell. More positives per
@@ -106,15 +169,9 @@ def yolo_loss(outputs: list[torch.Tensor], heads: list[YoloHead], targets: torch
                 pos[bi, a_idx, gj, gi] = True
                 obj_target[bi, a_idx, gj, gi] = 1.0
                 sel = p[bi, a_idx, gj, gi]  # (n, 5+nc)
-                scale = 2.0 - t[:, 4] * t[:, 5]
-                tx = head.offset_target(t[:, 2] * gw - gi)
-                ty = head.offset_target(t[:, 3] * gh - gj)
-                tw = torch.log(t[:, 4] * net_w / anc[a_idx, 0])
-                th = torch.log(t[:, 5] * net_h / anc[a_idx, 1])
+                box_loss = _box_loss(head, sel[:, :4], t[:, 2:6], gi, gj, (gw, gh),
+                                     anc[a_idx] / torch.tensor([net_w, net_h], dtype=raw.dtype, device=device))
                 bce = F.binary_cross_entropy_with_logits
-                box_loss = (scale * (bce(sel[:, 0], tx, reduction="none")
-                                     + bce(sel[:, 1], ty, reduction="none"))).sum() + \
-                    (0.5 * scale * ((sel[:, 2] - tw) ** 2 + (sel[:, 3] - th) ** 2)).sum()
                 cls_t = F.one_hot(t[:, 1].long(), nc).to(sel.dtype)
                 cls_loss = bce(sel[:, 5:], cls_t, reduction="sum")
         obj_logit = p[..., 4]

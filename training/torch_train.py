@@ -221,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
                           mosaic=args.mosaic)
     valid = DetectionData(resolve_list(args.valid), (net_w, net_h), cache=True) if args.valid else None
     print(f"train {len(train)} images, valid {len(valid) if valid else 0} images, input {size}", flush=True)
+    losses = sorted({(h.iou_loss, h.iou_normalizer) for h in model.heads})
+    print("box loss (the cfg's [yolo] iou_loss): " + ", ".join(
+        f"{kind} x {weight:g}" for kind, weight in losses), flush=True)
 
     decay_params, other_params = [], []
     for name, p in model.named_parameters():

@@ -81,6 +81,9 @@ class YoloHead:
     # AlexeyAB's scale_x_y (yolov4-tiny: 1.05) lets a centre reach its cell's edges, which a plain
     # sigmoid only approaches.
     scale_x_y: float = 1.0
+    # AlexeyAB's box loss: mse (darknet's), or giou/diou/ciou (yolov4: ciou, weighted 0.07)
+    iou_loss: str = "mse"
+    iou_normalizer: float = 1.0
 
     @property
     def masked_anchors(self) -> list[tuple[float, float]]:
@@ -105,7 +108,18 @@ def parse_yolo(sec: Section, layer: int) -> YoloHead:
     mask = sec.get_ints("mask") or list(range(num))
     return YoloHead(layer, mask, anchors, sec.get_int("classes", 20),
                     sec.get_float("ignore_thresh", 0.5), sec.get_float("truth_thresh", 1.0),
-                    sec.get_float("scale_x_y", 1.0))
+                    sec.get_float("scale_x_y", 1.0), iou_loss_kind(sec),
+                    sec.get_float("iou_normalizer", 1.0))
+
+
+IOU_LOSSES = ("mse", "giou", "diou", "ciou")
+
+
+def iou_loss_kind(sec: Section) -> str:
+    kind = sec.get("iou_loss", "mse").strip().lower()
+    if kind not in IOU_LOSSES:
+        raise ValueError(f"[yolo] iou_loss={kind} is not supported ({', '.join(IOU_LOSSES)})")
+    return kind
 
 
 class DarknetModel(nn.Module):
