@@ -21,7 +21,10 @@ def box_iou_cxcywh(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _value_with_slope(value: torch.Tensor, carrier: torch.Tensor) -> torch.Tensor:
-    """``value``, whose gradient goes to whatever ``carrier`` depends on, as ``carrier``'s does."""
+    """``value`` going forward; going back, its gradient flows on as if it had reached ``carrier``.
+
+    AlexeyAB adds the IoU's slope to the raw outputs as if they were the box (x/y) or exp of
+    them (w/h), skipping the decoding's own slopes; this carries that rule into autograd."""
     return value.detach() + carrier - carrier.detach()
 
 

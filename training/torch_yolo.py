@@ -81,7 +81,9 @@ class YoloHead:
     # AlexeyAB's scale_x_y (yolov4-tiny: 1.05) lets a centre reach its cell's edges, which a plain
     # sigmoid only approaches.
     scale_x_y: float = 1.0
-    # AlexeyAB's box loss: mse (darknet's), or giou/diou/ciou (yolov4: ciou, weighted 0.07)
+    # AlexeyAB's box loss: mse (darknet's), or giou/diou/ciou (yolov4: ciou, weighted 0.07).
+    # AlexeyAB also weights mse by iou_normalizer; here mse stays unweighted, as every run before
+    # iou_loss was read trained, so a cfg switched back to iou_loss=mse trains as they did.
     iou_loss: str = "mse"
     iou_normalizer: float = 1.0
 
