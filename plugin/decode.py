@@ -54,12 +54,15 @@ def reduction_for(width: int, height: int, spec: InputSpec) -> int:
     return next((f for f in (8, 4, 2) if f <= room / 2), 1)
 
 
-def decode_for_detection(data: bytes, spec: InputSpec) -> tuple[np.ndarray | None, float, float]:
+def decode_for_detection(data: bytes, spec: InputSpec | None) -> tuple[np.ndarray | None, float, float]:
     """Decode `data`; returns (image, sx, sy): multiply box x/w by sx and y/h by sy to get the
-    original image's pixels. image is None when the data is not a decodable image."""
+    original image's pixels. image is None when the data is not a decodable image.
+
+    spec None decodes at full resolution: the region stage crops persons and tiles out of the
+    frame, and a crop cut from a reduced picture has lost the small gun it was cut for."""
     buffer = np.frombuffer(data, np.uint8)
     size = jpeg_size(data)
-    factor = reduction_for(*size, spec) if size else 1
+    factor = reduction_for(*size, spec) if size and spec is not None else 1
     if factor == 1:
         return cv2.imdecode(buffer, cv2.IMREAD_COLOR), 1.0, 1.0
     image = cv2.imdecode(buffer, _REDUCED_FLAGS[factor])
