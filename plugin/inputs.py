@@ -15,7 +15,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from .decode import decode_for_detection
+from .decode import decode_for_detection, read_picture
 from .model import InputSpec
 
 log = logging.getLogger(__name__)
@@ -65,17 +65,17 @@ def read_image(path: str, reduce_for: InputSpec | None = None) -> tuple[np.ndarr
     """Decode an image file, at reduced resolution when `reduce_for` allows (see decode.py);
     returns the image and its scale to original pixels. Raises ValueError with a reason an
     admin can act on."""
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         raise ValueError("no such file")
-    if not os.access(path, os.R_OK):
+    if not os.access(path, os.R_OK) and not os.path.islink(path):
         raise ValueError("permission denied")
-    data = np.fromfile(path, np.uint8)
-    if data.size == 0:
+    try:
+        data = read_picture(Path(path))  # a FIFO or a device is refused, not read forever
+    except OSError as exc:
+        raise ValueError(exc.strerror or str(exc)) from None
+    if not data:
         raise ValueError("empty file")
-    if reduce_for is None:
-        image, sx, sy = cv2.imdecode(data, cv2.IMREAD_COLOR), 1.0, 1.0
-    else:
-        image, sx, sy = decode_for_detection(data.tobytes(), reduce_for)
+    image, sx, sy = decode_for_detection(data, reduce_for)
     if image is None:
         raise ValueError("not a readable image (corrupt or unsupported format)")
     return image, (sx, sy)

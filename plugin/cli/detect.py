@@ -70,6 +70,11 @@ class AnnotatedOutput:
     def __init__(self, root: Path):
         self.root = root
         self.writers: dict[str, cv2.VideoWriter] = {}
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SourceError(f"--out {root}: cannot create the folder ({exc.strerror}); "
+                              "choose a folder you can write to") from None
 
     def write(self, frame: inputs.InputFrame, image, is_video: bool) -> None:
         if not is_video:
