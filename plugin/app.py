@@ -19,6 +19,7 @@ from .metrics import MetricsServer
 from .model import ModelBundle, load_model
 from .pipeline.confirm import Confirmer
 from .pipeline.runner import Runner
+from .regions.stage import RegionDetector
 from .sinks.base import Sink
 from .sinks.incident_log import IncidentLog
 from .sources.base import Source
@@ -35,6 +36,7 @@ class App:
         self.extra_sinks = list(extra_sinks or [])
         self.model: ModelBundle = self.init_model()
         self.detector: Detector = self.init_detector()
+        self.person: Detector | None = None
         self.alerts: AlertSink | None = None
         self.build_pipeline()
         self._done = threading.Event()
@@ -45,6 +47,8 @@ class App:
     def build_pipeline(self) -> None:
         """Sources, sinks and runner from self.config (the detector is built separately: it is
         the slow part, and a reload keeps it when the detector section is unchanged)."""
+        if self.person is None and self.needs_person():
+            self.person = self.init_person_detector()
         self.sources: list[Source] = self.init_sources()
         self.sinks: list[Sink] = self.init_sinks() + self.extra_sinks
         self.runner = self.init_runner()
@@ -58,11 +62,30 @@ class App:
         return create_detector(d.backend, self.model, settings,
                                library=str(d.darknet_library) if d.darknet_library else None)
 
+    def needs_person(self) -> bool:
+        return any(r.uses_person() for r in self.config.region_settings())
+
+    def init_person_detector(self) -> Detector:
+        """The one person detector of all cameras' person regions."""
+        d = self.config.detector
+        try:
+            bundle = load_model(d.person_model)
+            return create_detector(d.person_backend, bundle, DetectorSettings(confidence=d.person_confidence),
+                                   library=str(d.darknet_library) if d.darknet_library else None)
+        except GunwatchError as exc:
+            raise ConfigError(f"detector.person_model: {exc}; person regions need a COCO model "
+                              "(the bundled person-yolov4-tiny), or set the cameras' regions.modes "
+                              "to [whole]") from exc
+
     def init_sources(self) -> list[Source]:
         if not self.config.sources:
             raise ConfigError("sources: no source configured; add at least one (folder, stream, "
                               "...) - see install/gunwatch.example.yml")
-        return [registry.lookup("source", s.type)(s, self.model.meta.input) for s in self.config.sources]
+        # Crops need the frame's own pixels: reduced decoding only when every camera looks at
+        # whole frames alone.
+        whole_only = all(r.whole_only() for r in self.config.region_settings())
+        spec = self.model.meta.input if whole_only else None
+        return [registry.lookup("source", s.type)(s, spec) for s in self.config.sources]
 
     def init_sinks(self) -> list[Sink]:
         # The incident log and the alert outbox come first: both are local writes, and an
@@ -89,7 +112,11 @@ class App:
     def init_runner(self) -> Runner:
         per_camera = {name: self.config.camera(name) for name in self.cameras()}
         confirmer = Confirmer(self.config.defaults.confirm, {n: c.confirm for n, c in per_camera.items()})
-        return Runner(self.sources, self.detector, confirmer, self.sinks,
+        _, nms = DetectorSettings(self.config.detector.confidence, self.config.detector.nms).resolve(self.model)
+        side = max(self.model.meta.input.width, self.model.meta.input.height)
+        regions = RegionDetector(self.detector, nms, side, lambda camera: self.config.camera(camera).regions,
+                                 self.person)
+        return Runner(self.sources, regions, confirmer, self.sinks,
                       filters={n: c.frame_filter() for n, c in per_camera.items()},
                       default_filter=self.config.defaults.frame_filter(),
                       snapshot_dir=self.config.state_dir / "snapshots")
@@ -143,13 +170,14 @@ class App:
             new = load_config(self.config_path)
             same_detector = new.detector == self.config.detector
             model = self.model if same_detector else load_model(new.detector.model)
-            old = (self.config, self.model, self.detector)
+            old = (self.config, self.model, self.detector, self.person)
             self.config, self.model = new, model
             if not same_detector:
+                self.person = None  # build_pipeline loads the new section's person model if needed
                 try:
                     self.detector = self.init_detector()
                 except GunwatchError:
-                    self.config, self.model = old[0], old[1]
+                    self.config, self.model, self.person = old[0], old[1], old[3]
                     raise
         except GunwatchError as exc:
             log.error("reload of %s failed, still running the previous config: %s", self.config_path, exc)
@@ -159,14 +187,16 @@ class App:
             self.build_pipeline()
         except GunwatchError as exc:
             log.error("reload of %s failed, back to the previous config: %s", self.config_path, exc)
-            if self.detector is not old[2]:
-                self.detector.close()
-            self.config, self.model, self.detector = old
+            for mine, before in ((self.detector, old[2]), (self.person, old[3])):
+                if mine is not None and mine is not before:
+                    mine.close()
+            self.config, self.model, self.detector, self.person = old
             self.build_pipeline()
             self.runner.start()
             return False
-        if self.detector is not old[2]:
-            old[2].close()
+        for mine, before in ((self.detector, old[2]), (self.person, old[3])):
+            if before is not None and mine is not before:
+                before.close()
         self.runner.start()
         if self.metrics and new.metrics == old[0].metrics:
             self.metrics.runner = self.runner
@@ -184,4 +214,6 @@ class App:
             self.metrics.stop()
         self.runner.stop()
         self.detector.close()
+        if self.person is not None:
+            self.person.close()
         log.info("gunwatch stopped")

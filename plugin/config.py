@@ -21,6 +21,7 @@ from .errors import ConfigError
 from .metrics import MetricsConfig
 from .pipeline.confirm import ConfirmSettings
 from .pipeline.filters import FrameFilter
+from .regions.config import RegionSettings
 from .schema import GunwatchModel
 from .sources.folder import FolderSourceConfig
 from .sources.frigate import FrigateSourceConfig
@@ -43,6 +44,14 @@ class DetectorConfig(GunwatchModel):
         None, ge=0, le=1, description="minimum detection confidence (default: the model's)")
     nms: float | None = Field(
         None, gt=0, le=1, description="IoU above which overlapping boxes merge (default: the model's)")
+    person_model: str = Field(
+        "person-yolov4-tiny", description="COCO model bundle (folder or bundled name) that finds "
+        "the people of `person` regions; loaded only when a camera may use them")
+    person_backend: Literal["auto", "darknet", "opencv"] = Field(
+        "auto", description="engine of the person model (auto: the faster one that can run it; "
+        "Debian's libdarknet cannot run yolov4-tiny, so auto picks opencv there)")
+    person_confidence: float = Field(
+        0.3, ge=0, le=1, description="minimum confidence of a person box that gets a crop")
 
 
 Point = tuple[float, float]
@@ -60,6 +69,8 @@ class CameraConfig(GunwatchModel):
                                      "whole frame; a detection counts when its box centre is inside")
     masks: list[list[Point]] = Field([], description="polygons where detections never count")
     confirm: ConfirmSettings = Field(ConfirmSettings(), description="when detections become an incident")
+    regions: RegionSettings = Field(RegionSettings(), description="where in the frame the gun "
+                                    "model looks (whole frame, persons, motion, tiles)")
 
     def frame_filter(self) -> FrameFilter:
         return FrameFilter(labels=frozenset(self.labels), confidence=self.confidence,
@@ -83,11 +94,26 @@ class GunwatchConfig(GunwatchModel):
     metrics: MetricsConfig = Field(MetricsConfig(), description="Prometheus /metrics and /healthz")
     defaults: CameraConfig = Field(CameraConfig(), description="settings of every camera, unless "
                                    "`cameras.NAME` overrides them")
-    cameras: dict[str, dict] = Field({}, description="per-camera overrides of `defaults`")
+    # Validated as CameraConfig so that a typo under a camera is an error naming its key path
+    # at load time; only the keys a camera sets override `defaults` (see camera()).
+    cameras: dict[str, CameraConfig] = Field({}, description="per-camera overrides of `defaults`")
 
     def camera(self, name: str) -> CameraConfig:
-        override = self.cameras.get(name, {})
-        return CameraConfig.model_validate({**self.defaults.model_dump(exclude_unset=True), **override})
+        override = self.cameras[name].model_dump(exclude_unset=True) if name in self.cameras else {}
+        return CameraConfig.model_validate(_merged(self.defaults.model_dump(exclude_unset=True), override))
+
+    def region_settings(self) -> list[RegionSettings]:
+        """The region settings of the defaults and of every named camera."""
+        return [self.defaults.regions] + [self.camera(name).regions for name in self.cameras]
+
+
+def _merged(base: dict, override: dict) -> dict:
+    """`override` on top of `base`, section by section: a camera that sets `regions.max_regions`
+    keeps the `regions.modes` of `defaults`."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def substitute_env(value: Any, path: str = "") -> Any:

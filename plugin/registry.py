@@ -18,6 +18,7 @@ BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
     "detector": ("gunwatch.detectors.opencv", "gunwatch.detectors.darknet"),
     "source": ("gunwatch.sources.folder", "gunwatch.sources.stream", "gunwatch.sources.frigate",
                "gunwatch.zoneminder.source"),
+    "region": ("gunwatch.regions.grid", "gunwatch.regions.person", "gunwatch.regions.motion"),
     "alert_channel": ("gunwatch.alerts.twilio_sms", "gunwatch.alerts.twilio_voice",
                       "gunwatch.alerts.webhook", "gunwatch.alerts.mqtt", "gunwatch.alerts.email"),
 }

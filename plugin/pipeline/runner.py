@@ -1,4 +1,4 @@
-"""The running pipeline: sources -> inbox -> detector -> filters -> confirmation -> sinks.
+"""The running pipeline: sources -> inbox -> regions + detector -> filters -> confirmation -> sinks.
 
 Sources run in their own threads and drop frames into the inbox; one worker thread owns the
 detector (a darknet network runs one frame at a time anyway) and takes frames camera by camera,
@@ -17,8 +17,8 @@ from pathlib import Path
 import cv2
 
 from .. import annotate
-from ..detectors.base import Detector
 from ..domain import Confirmation, Detection, Frame
+from ..regions.stage import RegionDetector
 from ..sinks.base import Sink
 from ..sources.base import Source
 from .confirm import Confirmer
@@ -70,10 +70,16 @@ class Counters:
     incidents: int = 0
     errors: int = 0
     detect_ms: deque = field(default_factory=lambda: deque(maxlen=1000))
+    # The region stage, per analysed frame (last 1000): regions looked at, ms of the person
+    # pass (frames that ran one) and of all gun passes; regions over the cap, in total.
+    regions: deque = field(default_factory=lambda: deque(maxlen=1000))
+    person_ms: deque = field(default_factory=lambda: deque(maxlen=1000))
+    gun_ms: deque = field(default_factory=lambda: deque(maxlen=1000))
+    regions_dropped: int = 0
 
 
 class Runner:
-    def __init__(self, sources: list[Source], detector: Detector, confirmer: Confirmer,
+    def __init__(self, sources: list[Source], detector: RegionDetector, confirmer: Confirmer,
                  sinks: list[Sink], filters: dict[str, FrameFilter] | None = None,
                  default_filter: FrameFilter = FrameFilter(), snapshot_dir: Path | None = None):
         self.sources, self.detector, self.confirmer, self.sinks = sources, detector, confirmer, sinks
@@ -132,12 +138,18 @@ class Runner:
         """Everything that happens to one frame; public so tests and `demo` can drive it."""
         started = time.perf_counter()
         try:
-            found = self.detector.detect(frame.image)
+            result = self.detector.detect_regions(frame.camera, frame.image, frame.at)
         except Exception as exc:
             self.counters.errors += 1
             log.error("camera=%s detection failed on %s: %s", frame.camera, frame.origin, exc)
             return []
         self.counters.detect_ms.append((time.perf_counter() - started) * 1000)
+        self.counters.regions.append(len(result.regions))
+        self.counters.gun_ms.append(result.gun_ms)
+        if result.person_ms:
+            self.counters.person_ms.append(result.person_ms)
+        self.counters.regions_dropped += result.dropped
+        found = result.detections
         self.counters.frames[frame.camera] = self.counters.frames.get(frame.camera, 0) + 1
         height, width = frame.image.shape[:2]
         sx, sy = frame.scale

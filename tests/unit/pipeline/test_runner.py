@@ -9,6 +9,8 @@ from gunwatch.domain import BBox, Detection, Frame
 from gunwatch.pipeline.confirm import ConfirmSettings, Confirmer
 from gunwatch.pipeline.filters import FrameFilter
 from gunwatch.pipeline.runner import FrameInbox, Runner
+from gunwatch.regions.config import RegionSettings
+from gunwatch.regions.stage import RegionDetector
 
 
 class ScriptedDetector:
@@ -49,6 +51,12 @@ class Broken:
         pass
 
 
+def whole_frames(detector):
+    """The real region stage, looking at whole frames only: the detector sees each frame as is."""
+    return RegionDetector(detector, nms=0.45, model_side=416,
+                          settings_for=lambda camera: RegionSettings(modes=["whole"]))
+
+
 def frame(i, camera="cam", scale=(2.0, 2.0), acks=None):
     return Frame(camera=camera, image=np.zeros((270, 480, 3), np.uint8), at=float(i), origin=f"f{i}",
                  scale=scale, ack=(lambda: acks.append(i)) if acks is not None else None)
@@ -58,7 +66,7 @@ def test_frames_flow_to_sinks_with_boxes_in_original_pixels(tmp_path):
     gun = Detection("gun", 0.9, BBox(100, 50, 40, 20))
     person = Detection("person", 0.9, BBox(0, 0, 10, 10))
     recorder, acks = Recorder(), []
-    runner = Runner([], ScriptedDetector([[gun, person]] * 3), Confirmer(ConfirmSettings(hits=2, window=3)),
+    runner = Runner([], whole_frames(ScriptedDetector([[gun, person]] * 3)), Confirmer(ConfirmSettings(hits=2, window=3)),
                     [Broken(), recorder], default_filter=FrameFilter(), snapshot_dir=tmp_path)
     results = [runner.process(frame(i, acks=acks)) for i in range(3)]
     assert [c.kind for c in results[1]] == ["opened"]
@@ -68,6 +76,7 @@ def test_frames_flow_to_sinks_with_boxes_in_original_pixels(tmp_path):
     assert snapshot and (tmp_path / snapshot.split("/")[-1]).exists()
     assert acks == [0, 1, 2]  # acknowledged even though one sink failed
     assert runner.counters.errors == 3 and runner.counters.incidents == 1
+    assert list(runner.counters.regions) == [1, 1, 1] and runner.counters.regions_dropped == 0
 
 
 def test_detector_failure_is_counted_and_the_frame_not_acknowledged():
@@ -76,7 +85,7 @@ def test_detector_failure_is_counted_and_the_frame_not_acknowledged():
             raise ValueError("bad frame")
 
     acks = []
-    runner = Runner([], Failing([]), Confirmer(), [Recorder()])
+    runner = Runner([], whole_frames(Failing([])), Confirmer(), [Recorder()])
     assert runner.process(frame(0, acks=acks)) == []
     assert runner.counters.errors == 1 and acks == []
 
