@@ -21,13 +21,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 
 from .config import DEFAULT_PATHS, GunwatchConfig, load_config
 from .errors import GunwatchError
 from .model import models_dirs
+from .untrusted import masked_url
 
 State = Literal["OK", "WARN", "FAIL"]
 TEST_IMAGE = "drawn-pistol.jpg"   # in a models folder; drawn with OpenCV shapes, no photograph
@@ -49,13 +50,7 @@ class Result:
 
 def redact_url(url: str) -> str:
     """The URL without the password of its user part (stream URLs often carry one)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    return masked_url(url)
 
 
 def why(exc: Exception) -> str:

@@ -19,6 +19,7 @@ from pydantic import Field
 
 from ..schema import GunwatchModel
 from ..domain import Frame
+from ..untrusted import masked_url as masked
 from ..model import InputSpec
 from ..registry import register
 from .base import FrameSink, SourceStatus, backoff_delays
@@ -36,16 +37,6 @@ class StreamSourceConfig(GunwatchModel):
     loop: bool = Field(False, description="video files: start again at the end (demos, tests)")
     timeout_s: float = Field(5.0, gt=0, description="a stream silent this long counts as lost "
                              "and is reopened (FFmpeg's own default is 30 s)")
-
-
-def masked(url: str) -> str:
-    """The URL without its password, for logs."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        credentials, host = rest.rsplit("@", 1)
-        user = credentials.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url
 
 
 @register("source", "stream")

@@ -11,7 +11,6 @@ missing token gives 401 on the API and a 302 to the login page on index.php.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from typing import Any
@@ -19,20 +18,13 @@ from typing import Any
 import requests
 
 from ..errors import ConfigError, SourceError
+from ..untrusted import masked_url as redact
 from .config import ZoneMinderSourceConfig
 
 log = logging.getLogger(__name__)
 # urllib3 logs every request line at DEBUG, and ZoneMinder's access token travels in the query
 # string: at gunwatch's DEBUG level that would write tokens into the log.
 logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
-
-_SECRET_PARAMS = re.compile(r"((?:token|pass|password)=)[^&\s'\"]+")
-
-
-def redact(text: str) -> str:
-    """A URL or error message with tokens and passwords masked, for logs."""
-    return _SECRET_PARAMS.sub(r"\1***", text)
-
 
 class ZoneMinderUnavailable(SourceError):
     """ZoneMinder's web server did not answer, or answered with a server error: try again later."""
