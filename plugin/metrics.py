@@ -67,11 +67,16 @@ def render(runner, extra: Callable[[], list[str]] | None = None) -> str:
 
 
 def health(runner) -> tuple[bool, str]:
-    """Healthy when the detector worker runs and every source delivers: a dead camera is what
-    the admin's monitoring should page about."""
+    """Healthy when the detector worker runs and every source's thread runs and delivers: a dead
+    or restarting camera is what the admin's monitoring should page about."""
     problems = [] if runner.worker_alive() else ["detector worker is not running"]
-    problems += [f"{s.name}: {s.status.state} ({s.status.last_error or 'no frames yet'})"
-                 for s in runner.sources if s.status.state != "running"]
+    alive = runner.sources_alive()
+    for s in runner.sources:
+        restarts = f", restarted {s.status.restarts} times" if s.status.restarts else ""
+        if not alive.get(s.name, False) and s.status.state != "stopped":
+            problems.append(f"{s.name}: thread not running ({s.status.last_error or 'ended'}{restarts})")
+        elif s.status.state != "running":
+            problems.append(f"{s.name}: {s.status.state} ({s.status.last_error or 'no frames yet'}{restarts})")
     return not problems, ("ok" if not problems else "\n".join(problems)) + "\n"
 
 

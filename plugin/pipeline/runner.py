@@ -20,7 +20,8 @@ from .. import annotate
 from ..domain import Confirmation, Detection, Frame
 from ..regions.stage import RegionDetector
 from ..sinks.base import Sink
-from ..sources.base import Source
+from ..sources.base import Source, backoff_delays
+from ..untrusted import masked_url
 from .confirm import Confirmer
 from .filters import FrameFilter
 
@@ -103,12 +104,32 @@ class Runner:
     def worker_alive(self) -> bool:
         return any(t.name == "detector" and t.is_alive() for t in self._threads)
 
+    def sources_alive(self) -> dict[str, bool]:
+        """Source name -> whether its thread still runs (a source whose input ended, a video
+        file without loop, has returned)."""
+        threads = {t.name: t for t in self._threads}
+        return {s.name: s.name in threads and threads[s.name].is_alive() for s in self.sources}
+
+    # A source that ran this long before it crashed starts its backoff from the beginning again.
+    SOURCE_STABLE_S = 300.0
+
     def _run_source(self, source: Source, sink) -> None:
-        try:
-            source.run(sink, self._stop)
-        except Exception:  # a source bug must not take the other cameras down
-            log.exception("source=%s crashed; its frames stop, the other sources go on", source.name)
-            source.status.failed("crashed (see log)")
+        """Run a source until stop. One that raises is restarted with backoff (1, 2, 4 ... 60 s):
+        a bug triggered by one hostile input must cost that input, not the camera for good."""
+        delays = backoff_delays()
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                source.run(sink, self._stop)
+                return
+            except Exception as exc:
+                if time.monotonic() - started > self.SOURCE_STABLE_S:
+                    delays = backoff_delays()
+                wait = next(delays)
+                source.status.crashed(f"{type(exc).__name__}: {masked_url(str(exc))}")
+                log.exception("source=%s crashed (restart %d in %.0f s); the other sources go on",
+                              source.name, source.status.restarts, wait)
+                self._stop.wait(wait)
 
     STATUS_EVERY_S = 60.0
 

@@ -17,10 +17,11 @@ class SourceStatus:
     """Live health of one source, for logs, `doctor` and metrics."""
 
     name: str
-    state: str = "starting"          # starting | running | retrying | stopped
+    state: str = "starting"          # starting | running | retrying | restarting | stopped
     last_error: str | None = None
     frames: int = 0
     errors: int = 0
+    restarts: int = 0                # times the runner restarted the source after it crashed
     fps: float = 0.0                 # frames handed to the pipeline per second (recent)
     lag_s: float = 0.0               # age of the newest frame when handed over
     _window: list[float] = field(default_factory=list, repr=False)
@@ -36,6 +37,11 @@ class SourceStatus:
     def failed(self, error: str) -> None:
         self.errors += 1
         self.state, self.last_error = "retrying", error
+
+    def crashed(self, error: str) -> None:
+        self.errors += 1
+        self.restarts += 1
+        self.state, self.last_error = "restarting", error
 
 
 class Source(Protocol):
