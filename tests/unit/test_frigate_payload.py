@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gunwatch.sources.frigate import MAX_MESSAGE_BYTES, parse_event
 
 from ..support.hostile import json_deep
+
+# Shared CPUs: a slow example is not a failure of the code under test.
+SLOW_MACHINE = [HealthCheck.too_slow, HealthCheck.data_too_large]
 
 
 def message(**after) -> bytes:
@@ -55,7 +58,7 @@ _JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow
                      max_leaves=40)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=SLOW_MACHINE)
 @given(st.one_of(_JSON.map(lambda v: json.dumps(v).encode()), st.binary(max_size=200),
                  st.fixed_dictionaries({"type": st.sampled_from(["new", "update", "end"]),
                                         "after": st.dictionaries(st.sampled_from(["id", "camera", "label", "end_time"]),
@@ -70,7 +73,7 @@ def test_parser_never_raises_anything_but_value_error(payload):
         assert value and not set(value) & set("/?#+ \n\\%") and value not in (".", "..")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=SLOW_MACHINE)
 @given(st.from_regex(r"[0-9]{10}\.[0-9]{6}-[a-z0-9]{6}", fullmatch=True),
        st.from_regex(r"[A-Za-z0-9_-]{1,30}", fullmatch=True))
 def test_every_frigate_shaped_event_passes(event_id, camera):
