@@ -3,11 +3,12 @@
 Gun sequences: pistols pictures (valid split by default: the rule is a choice, and the test split
 is kept for the final figures) each shown for 15 frames with a slow zoom (as in `gunwatch
 demo`, a person holding it up to a camera), run through the detector frame by frame. Gun-free
-sequences: the same pictures with the guns painted out (cv2.inpaint over the labelled boxes:
-the same hands, people and rooms, no gun) plus darknet's everyday sample photos. Each candidate
-rule is applied by the real confirmation engine to the same detections. Reported per rule: the
-share of gun sequences that raise an incident, frames until it does, and the share of gun-free
-sequences that raise one. The baseline is a single frame at the seed's confidence 0.7.
+sequences: the same pictures with the guns painted out (gunwatch.training.negatives.paint_out,
+which also makes the gun-free training pictures: the same hands, people and rooms, no gun) plus
+darknet's everyday sample photos. Each candidate rule is applied by the real confirmation engine
+to the same detections. Reported per rule: the share of gun sequences that raise an incident,
+frames until it does, and the share of gun-free sequences that raise one. The baseline is a
+single frame at the seed's confidence 0.7.
 
     python benchmarks/confirmation.py --json [--model M] [--sequences 60] [--split valid]
         [--confidences 0.25,0.35,0.5]
@@ -30,23 +31,13 @@ from gunwatch.detectors.select import create_detector
 from gunwatch.model import load_model
 from gunwatch.pipeline.confirm import CameraConfirmer, ConfirmSettings
 from gunwatch.pipeline.filters import FrameFilter
+from gunwatch.training.data import read_labels
+from gunwatch.training.negatives import paint_out
 
 DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "pistols"
 FRAMES = 15
 FPS = 5.0
 RULES = [(1, 1), (2, 3), (3, 5), (4, 5), (5, 5)]  # (N hits, M frames)
-
-
-def gun_free(image: np.ndarray, label_file: Path) -> np.ndarray:
-    h, w = image.shape[:2]
-    mask = np.zeros((h, w), np.uint8)
-    for line in label_file.read_text().splitlines():
-        if line.strip():
-            _, cx, cy, bw, bh = map(float, line.split())
-            x0, y0 = int((cx - bw / 2 * 1.1) * w), int((cy - bh / 2 * 1.1) * h)
-            x1, y1 = int((cx + bw / 2 * 1.1) * w), int((cy + bh / 2 * 1.1) * h)
-            cv2.rectangle(mask, (max(x0, 0), max(y0, 0)), (min(x1, w - 1), min(y1, h - 1)), 255, -1)
-    return cv2.inpaint(image, mask, 5, cv2.INPAINT_TELEA)
 
 
 def sequences(count: int, split: str) -> tuple[list[list[np.ndarray]], list[list[np.ndarray]]]:
@@ -58,7 +49,7 @@ def sequences(count: int, split: str) -> tuple[list[list[np.ndarray]], list[list
     for name in chosen:
         picture = cv2.imread(str(DATASET / "images" / name))
         guns.append([_zoomed(picture, k / FRAMES) for k in range(FRAMES)])
-        painted = gun_free(picture, DATASET / "labels" / Path(name).with_suffix(".txt"))
+        painted = paint_out(picture, read_labels(DATASET / "labels" / Path(name).with_suffix(".txt")))
         free.append([_zoomed(painted, k / FRAMES) for k in range(FRAMES)])
     for folder in NEGATIVE_DIRS:
         for photo in sorted(folder.glob("*.jpg")):

@@ -2,7 +2,9 @@
 
 A run folder holds everything a run needs and leaves: `run.json` (the settings, so `--resume`
 needs nothing else), `train.cfg` (the cfg trained), `obj.data` (the data file with `backup=`
-pointing into the run), `model.cfg` (train.cfg at batch 1), `pretrained/` (the partial backbone
+pointing into the run, and `train=`/`valid=` pointing at `train.txt`/`valid.txt`, copies of the
+data's lists, so a run kept outside a checkout resumes when the checkout is laid anew),
+`model.cfg` (train.cfg at batch 1), `pretrained/` (the partial backbone
 made by `darknet partial`), `backup/` (darknet's or the trainer's checkpoints), `train.log`
 (every line the engine printed, one block per attempt), `loss.csv`, `loss.png`, `map.csv` and
 `best.json` (valid scores) and `bundle/` (model.cfg, model.weights, names, model.json,
@@ -118,6 +120,20 @@ class RunSettings:
     loader_threads: int = 1
     seed: int = 0
     select: str = "best"
+    # torch engine only (torch_train's options of the same names)
+    unfreeze_at: int | None = None
+    multi_scale: int | None = None
+    ema: float | None = None
+    zoom_out: float = 0.0
+    bf16: bool = False
+    eval_every: int | None = None
+
+    def torch_only(self) -> list[str]:
+        """The torch-only options this run sets, as command-line names."""
+        given = {"--unfreeze-at": self.unfreeze_at, "--multi-scale": self.multi_scale, "--ema": self.ema,
+                 "--zoom-out": self.zoom_out or None, "--bf16": self.bf16 or None,
+                 "--eval-every": self.eval_every}
+        return [name for name, value in given.items() if value is not None]
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1) + "\n")
@@ -198,6 +214,9 @@ class Run:
                            f"`gunwatch train run {self.dir} --resume` or choose another folder")
         if settings.engine not in ENGINES:
             raise RunError(f"engine {settings.engine!r}: choose one of {', '.join(ENGINES)}")
+        if settings.engine != "torch" and settings.torch_only():
+            raise RunError(f"{', '.join(settings.torch_only())}: options of the torch engine; "
+                           "add --engine torch or drop them")
         sections = training_cfg(settings)
         data = read_data_file(Path(settings.data))
         classes = cfg_classes(sections)
@@ -221,8 +240,20 @@ class Run:
         write_cfg(sections, self.cfg_path)
         write_cfg(inference_cfg(sections), self.dir / "model.cfg")
         lines = {**data, "backup": str(self.backup.absolute())}
+        for key in ("train", "valid"):
+            if data.get(key):
+                lines[key] = str(self._copy_list(Path(data[key]), self.dir / f"{key}.txt").absolute())
         self.data_path.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
         settings.save(self.settings_path)
+
+    @staticmethod
+    def _copy_list(source: Path, dest: Path) -> Path:
+        """``source`` copied to ``dest`` with every picture's path made absolute (relative ones
+        are read from the list's folder), so the copy works from any folder."""
+        lines = [ln if Path(ln).is_absolute() else str((source.parent / ln).absolute())
+                 for ln in read_list_file(source)]
+        dest.write_text("".join(f"{ln}\n" for ln in lines))
+        return dest
 
     @staticmethod
     def _check_images(data: dict[str, str], engine: str) -> None:
@@ -411,7 +442,13 @@ class Run:
                 "--burn-in", str(net.get_int("burn_in", 0)), "--threads", str(settings.threads),
                 "--loader-threads", str(settings.loader_threads),
                 "--seed", str(settings.seed), "--print-every", "1", "--checkpoint-minutes", "1",
-                "--eval-every", str(max(1, min(200, total)))]
+                "--eval-every", str(settings.eval_every or max(1, min(200, total)))]
+        for flag, value in (("--unfreeze-at", settings.unfreeze_at), ("--multi-scale", settings.multi_scale),
+                            ("--ema", settings.ema), ("--zoom-out", settings.zoom_out or None)):
+            if value is not None:
+                argv += [flag, str(value)]
+        if settings.bf16:
+            argv.append("--bf16")
         if data.get("valid"):
             argv += ["--valid", data["valid"]]
         # AlexeyAB's cfg keys for mosaic pictures and for several anchors per truth. pjreddie's

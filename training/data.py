@@ -65,6 +65,30 @@ def clip_boxes(classes: np.ndarray, corners: tuple[np.ndarray, ...], window: tup
     return np.stack([classes, (cx1 + cx2) / 2, (cy1 + cy2) / 2, bw, bh], 1)[keep]
 
 
+def hidden_cut(labels: np.ndarray, patch: tuple[float, float, float, float], min_visible: float) -> np.ndarray:
+    """``labels`` (class cx cy w h, normalised) behind an opaque ``patch`` (x1, y1, x2, y2,
+    normalised): a box with less than ``min_visible`` of its area left in view is dropped; a box
+    the patch covers across its whole height (or width) loses that strip; one with a corner or
+    a hole hidden keeps its box, as a partly hidden object is labelled."""
+    if not len(labels):
+        return labels
+    px1, py1, px2, py2 = patch
+    x1, x2 = labels[:, 1] - labels[:, 3] / 2, labels[:, 1] + labels[:, 3] / 2
+    y1, y2 = labels[:, 2] - labels[:, 4] / 2, labels[:, 2] + labels[:, 4] / 2
+    ix = np.clip(np.minimum(x2, px2) - np.maximum(x1, px1), 0, None)
+    iy = np.clip(np.minimum(y2, py2) - np.maximum(y1, py1), 0, None)
+    area = (x2 - x1) * (y2 - y1)
+    keep = area - ix * iy >= min_visible * area
+    spans_y, spans_x = (py1 <= y1) & (py2 >= y2) & (ix > 0), (px1 <= x1) & (px2 >= x2) & (iy > 0)
+    # a strip across the box hides one side when it reaches past that side's edge
+    x1 = np.where(spans_y & (px1 <= x1), np.maximum(x1, px2), x1)
+    x2 = np.where(spans_y & (px2 >= x2), np.minimum(x2, px1), x2)
+    y1 = np.where(spans_x & (py1 <= y1), np.maximum(y1, py2), y1)
+    y2 = np.where(spans_x & (py2 >= y2), np.minimum(y2, py1), y2)
+    out = np.stack([labels[:, 0], (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], 1)
+    return out[keep & (x2 > x1) & (y2 > y1)].astype(np.float32)
+
+
 @dataclass
 class Augment:
     """darknet-like augmentation. jitter: each crop edge moves by up to jitter*size (this scales,
@@ -129,14 +153,20 @@ class DetectionData:
     ``image_index, class, cx, cy, w, h``."""
 
     def __init__(self, pairs: list[tuple[Path, Path]], size: tuple[int, int],
-                 augment: Augment | None = None, cache: bool = False, mosaic: float = 0.0) -> None:
+                 augment: Augment | None = None, cache: bool = False, mosaic: float = 0.0,
+                 zoom_out: float = 0.0) -> None:
         if not pairs:
             raise ValueError("no images in the list")
+        if not 0.0 <= mosaic + zoom_out <= 1.0:
+            raise ValueError(f"mosaic {mosaic} and zoom-out {zoom_out} are shares of the pictures: "
+                             "each at least 0, together at most 1")
         self.pairs = pairs
         self.size = size
         self.augment = augment
         self.mosaic = mosaic  # share of training items built as a 4-picture mosaic
+        self.zoom_out = zoom_out  # share of training items shrunk onto another picture
         self.labels = [read_labels(lbl) for _, lbl in pairs]
+        self.gun_free = [k for k, lab in enumerate(self.labels) if not len(lab)]
         self._cache: dict[int, np.ndarray] = {}
         self.cache = cache
 
@@ -154,10 +184,42 @@ class DetectionData:
     def item(self, i: int, rng: random.Random | None = None) -> tuple[np.ndarray, np.ndarray]:
         img, lab = self.image(i), self.labels[i]
         if self.augment is not None and rng is not None:
-            if self.mosaic and rng.random() < self.mosaic:
+            # no draw when neither is asked for: plain runs keep the stream they always had
+            draw = rng.random() if self.mosaic or self.zoom_out else 1.0
+            if draw < self.mosaic:
                 return self.mosaic_item(i, rng)
+            if draw < self.mosaic + self.zoom_out:
+                return self.zoom_out_item(i, rng)
             img, lab = self.augment(img, lab, rng, self.size)
         return img, lab
+
+    def zoom_out_item(self, i: int, rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
+        """Picture i shrunk to 0.15-0.6 of the canvas side and placed at random on another
+        picture of the list (a gun-free one half of the time when the list has any). Cameras see
+        guns at 15-120 pixels of a frame; the data set's close-ups fill most of theirs. The
+        background's own boxes that the pasted picture hides are cut or dropped by the rule of
+        crops (min_visible)."""
+        w, h = self.size
+        if self.gun_free and rng.random() < 0.5:
+            other = rng.choice(self.gun_free)
+        else:
+            other = rng.randrange(len(self))
+        canvas, back = self.augment(self.image(other), self.labels[other], rng, self.size)
+        canvas = canvas.copy()
+        scale = rng.uniform(0.15, 0.6)
+        pw, ph = max(1, round(w * scale)), max(1, round(h * scale))
+        small, lab = self.augment(self.image(i), self.labels[i], rng, (pw, ph))
+        x0, y0 = rng.randrange(w - pw + 1), rng.randrange(h - ph + 1)
+        canvas[y0:y0 + ph, x0:x0 + pw] = small
+        rows = [hidden_cut(back, (x0 / w, y0 / h, (x0 + pw) / w, (y0 + ph) / h), self.augment.min_visible)]
+        if len(lab):
+            x1 = x0 + (lab[:, 1] - lab[:, 3] / 2) * pw
+            x2 = x0 + (lab[:, 1] + lab[:, 3] / 2) * pw
+            y1 = y0 + (lab[:, 2] - lab[:, 4] / 2) * ph
+            y2 = y0 + (lab[:, 2] + lab[:, 4] / 2) * ph
+            kept = clip_boxes(lab[:, 0], (x1, y1, x2, y2), (x0, y0, x0 + pw, y0 + ph), 2.0, 0.0)
+            rows.append(kept / np.array([1, w, h, w, h], np.float64))
+        return canvas, np.concatenate(rows).astype(np.float32)
 
     def mosaic_item(self, i: int, rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
         """Picture i and three random others, each augmented and scaled to about the size of one

@@ -5,7 +5,9 @@ txt, fixed if asked; with --tighten-rotated the train boxes of rotated pictures 
 `obj.names`, `obj.data`, `train.txt`, `valid.txt` (and `test.txt` when the split has one),
 `splits.csv` (file, split, group) and `report.json` (what was checked, found, fixed, dropped or
 tightened). With --upright-rotated, `upright/` holds the rotated train pictures turned back, which
-train.txt lists beside the pictures they came from.
+train.txt lists beside the pictures they came from. With --gun-free-share, `gun-free/` holds train
+pictures with their guns painted out (empty labels), and --negatives adds a folder of gun-free
+pictures to train.txt; valid and test never get either.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Prepared:
     dropped: int
     groups: int
     rotated: dict | None = None   # what --tighten-rotated / --upright-rotated did (see _rotated_train)
+    gun_free: dict | None = None  # what --gun-free-share / --negatives added (see _gun_free_train)
 
 
 def _split(dataset: Dataset, mode: str, splits_csv: Path | None, group_column: str | None,
@@ -74,7 +77,8 @@ def prepare(source: Path, out: Path, *, names_file: Path | None = None, class_na
             split: str = "seed", splits_csv: Path | None = None, group_column: str | None = None,
             group_pattern: str | None = None, near_duplicates: Path | None = None, fix: bool = False,
             drop: bool = False, decode: bool = True, tighten_rotated: bool = False,
-            upright_rotated: bool = False) -> Prepared:
+            upright_rotated: bool = False, gun_free_share: float = 0.0, negatives: Path | None = None,
+            seed: int = 0) -> Prepared:
     dataset = load_dataset(source, names_file)
     if class_names:
         dataset.names = class_names
@@ -92,10 +96,22 @@ def prepare(source: Path, out: Path, *, names_file: Path | None = None, class_na
     if splits_csv is None and (source / "splits.csv").exists():
         splits_csv = source / "splits.csv"
     parts, groups = _split(dataset, split, splits_csv, group_column, group_pattern, near_duplicates)
+    if (gun_free_share or negatives) and "train" not in parts:
+        raise PrepareError("--gun-free-share and --negatives add to the train split, and this split has none")
+    # painted out with the boxes as given: on rotated pictures the loose envelope covers the gun
+    # better than the tightened box would
+    given_boxes = {i: list(dataset.samples[i].boxes) for i in parts.get("train", [])}
     rotated = None
     if tighten_rotated or upright_rotated:
         rotated = _rotated_train(dataset, parts.get("train", []), tighten=tighten_rotated,
                                  upright_dir=out / "upright" if upright_rotated else None)
+    gun_free = None
+    if gun_free_share or negatives:
+        try:
+            gun_free = _gun_free_train(dataset, parts["train"], given_boxes, gun_free_share, negatives,
+                                       out / "gun-free", seed)
+        except ValueError as exc:
+            raise PrepareError(str(exc)) from exc
 
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "labels").mkdir(exist_ok=True)
@@ -130,11 +146,38 @@ def prepare(source: Path, out: Path, *, names_file: Path | None = None, class_na
     report = {"source": str(source), "format": dataset.format, "names": dataset.names,
               "images": len(dataset.samples), "problems": dict(counts), "dropped": len(bad) if drop else 0,
               "fixed": fix, "split": split, "groups": groups,
-              "parts": {p: len(i) for p, i in parts.items()}, "rotated": rotated,
+              "parts": {p: len(i) for p, i in parts.items()}, "rotated": rotated, "gun_free": gun_free,
               "examples": {kind: [d for s in dataset.samples for k, d in s.problems if k == kind][:20]
                            for kind in counts if kind != "images without boxes"}}
     (out / "report.json").write_text(json.dumps(report, indent=1))
-    return Prepared(out, counts, report["parts"], report["dropped"], groups, rotated)
+    return Prepared(out, counts, report["parts"], report["dropped"], groups, rotated, gun_free)
+
+
+def _gun_free_train(dataset: Dataset, train: list[int], given_boxes: dict[int, list], share: float,
+                    negatives: Path | None, out_dir: Path, seed: int) -> dict:
+    """Append gun-free train samples (no boxes): every picture of the ``negatives`` folder, then
+    enough train pictures painted out (chosen with ``seed``) that gun-free pictures make up
+    ``share`` of the train list. Painted copies are of the data set's own pictures, not of the
+    upright copies, so a picture and its turned-back twin are never both painted."""
+    from .negatives import choose, folder_pictures, painted_count, write_painted
+
+    already = sum(1 for i in train if not dataset.samples[i].boxes)
+    added = folder_pictures(negatives) if negatives else []
+    for path in added:
+        dataset.samples.append(Sample(path))
+        train.append(len(dataset.samples) - 1)
+    count = painted_count(len(train), already + len(added), share)
+    candidates = [i for i, boxes in given_boxes.items() if boxes]
+    chosen = choose(candidates, count, seed)
+    if chosen:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    for i in chosen:
+        path = write_painted(dataset.samples[i].image, given_boxes[i], out_dir)
+        dataset.samples.append(Sample(path, size=dataset.samples[i].size))
+        train.append(len(dataset.samples) - 1)
+    return {"train_pictures": len(train), "gun_free": already + len(added) + len(chosen),
+            "already_gun_free": already, "from_folder": len(added), "painted_out": len(chosen),
+            "share": round((already + len(added) + len(chosen)) / len(train), 4) if train else 0.0}
 
 
 def _rotated_train(dataset: Dataset, train: list[int], *, tighten: bool, upright_dir: Path | None) -> dict:

@@ -65,35 +65,47 @@ def to_tensor(imgs: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(imgs).permute(0, 3, 1, 2).float().div_(255.0)
 
 
+def epoch_order(count: int, seed: int, epoch: int) -> list[int]:
+    """The pictures of one pass over the list, shuffled by (seed, epoch) alone."""
+    order = list(range(count))
+    random.Random(seed * 1000003 + epoch).shuffle(order)
+    return order
+
+
+def batch_plan(count: int, batch: int, seed: int, iteration: int) -> tuple[list[int], random.Random]:
+    """The pictures of batch ``iteration`` (0-based) and the generator that augments them. Both
+    follow from the iteration number alone, so a run resumed at any batch, in another process
+    or on another day, sees exactly the batches an uninterrupted run would have seen: the
+    pictures are read as consecutive slices of an endless sequence of shuffled epochs."""
+    picks, orders = [], {}
+    for pos in range(iteration * batch, (iteration + 1) * batch):
+        epoch, k = divmod(pos, count)
+        if epoch not in orders:
+            orders[epoch] = epoch_order(count, seed, epoch)
+        picks.append(orders[epoch][k])
+    return picks, random.Random(f"{seed}/{iteration}")
+
+
 class Prefetcher:
     """Builds augmented batches in a background thread (OpenCV releases the GIL), with the
     pictures of a batch spread over ``threads`` threads: on a GPU, one thread decoding and
     augmenting 64 pictures takes longer than the network's step."""
 
     def __init__(self, data: DetectionData, batch: int, seed: int, start_iter: int, threads: int = 1) -> None:
-        self.data, self.batch = data, batch
-        self.rng = random.Random(seed * 1000003 + start_iter)
+        self.data, self.batch, self.seed = data, batch, seed
+        self.next_iter = start_iter
         self.q: queue.Queue = queue.Queue(maxsize=2)
-        self.order: list[int] = []
         self.stop = False
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="loader") if threads > 1 else None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
-    def _next_indices(self) -> list[int]:
-        out = []
-        while len(out) < self.batch:
-            if not self.order:
-                self.order = list(range(len(self.data)))
-                self.rng.shuffle(self.order)
-            out.append(self.order.pop())
-        return out
-
     def _run(self) -> None:
         try:
             while not self.stop:
-                self.q.put(self.data.batch(self._next_indices(), self.rng,
-                                           self.pool.map if self.pool else map))
+                indices, rng = batch_plan(len(self.data), self.batch, self.seed, self.next_iter)
+                self.next_iter += 1
+                self.q.put(self.data.batch(indices, rng, self.pool.map if self.pool else map))
         except BaseException as exc:  # surface loader errors in the training thread
             self.q.put(exc)
 
@@ -161,6 +173,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--mosaic", type=float, default=0.0, metavar="P",
                     help="share of training pictures built as a 4-picture mosaic (AlexeyAB mosaic=1); "
                          "teaches small objects")
+    ap.add_argument("--zoom-out", type=float, default=0.0, metavar="P",
+                    help="share of training pictures shrunk to 0.15-0.6 of the input side and pasted "
+                         "on another picture (gun-free ones half the time): the small, far guns of "
+                         "a camera")
+    ap.add_argument("--bf16", action="store_true",
+                    help="forward and backward passes in bfloat16 autocast (weights, optimizer and "
+                         "loss stay float32); faster on CPUs with AVX-512 BF16 or AMX "
+                         "(benchmarks/train_step.py measures it)")
     ap.add_argument("--iou-thresh", type=float, default=1.0, metavar="T",
                     help="also train every anchor whose shape IoU with a truth exceeds T "
                          "(AlexeyAB [yolo] iou_thresh, 0.213 in yolov4); 1 = darknet's best anchor only")
@@ -217,8 +237,14 @@ def main(argv: list[str] | None = None) -> int:
     model.to(memory_format=torch.channels_last)
 
     size = args.img_size
-    train = DetectionData(resolve_list(args.train), (size, size), Augment(jitter=args.jitter),
-                          mosaic=args.mosaic)
+    try:
+        train = DetectionData(resolve_list(args.train), (size, size), Augment(jitter=args.jitter),
+                              mosaic=args.mosaic, zoom_out=args.zoom_out)
+    except ValueError as exc:
+        raise SystemExit(f"--mosaic/--zoom-out: {exc}") from exc
+    if args.zoom_out and not train.gun_free:
+        print("zoom-out: no gun-free pictures in the train list, so every background holds guns",
+              flush=True)
     valid = DetectionData(resolve_list(args.valid), (net_w, net_h), cache=True) if args.valid else None
     print(f"train {len(train)} images, valid {len(valid) if valid else 0} images, input {size}", flush=True)
     losses = sorted({(h.iou_loss, h.iou_normalizer) for h in model.heads})
@@ -333,7 +359,9 @@ def main(argv: list[str] | None = None) -> int:
                 if cur != size:
                     x = torch.nn.functional.interpolate(x, size=(cur, cur), mode="bilinear",
                                                         align_corners=False, antialias=True)
-                outs = model(x.contiguous(memory_format=torch.channels_last))
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                    outs = model(x.contiguous(memory_format=torch.channels_last))
+                outs = [o.float() for o in outs]  # the loss's exp/sigmoid and sums want float32
                 loss, _ = yolo_loss(outs, model.heads, t, net_w=cur, net_h=cur,
                                     iou_thresh=args.iou_thresh)
                 (loss * ((e - s) / args.batch)).backward()

@@ -28,7 +28,13 @@ from its corners and replaces its boxes by the envelope of the ellipse inscribed
 box. --upright-rotated also turns each rotated train picture back (its cut-off corners come back
 black) and adds it to train.txt with the boxes it had before the turn, exact where the ellipse
 box is a guess: the detector then also learns from upright pictures, as valid and test pictures
-and cameras are. Valid and test labels are never changed. report.json's "rotated" says how many."""
+and cameras are. Valid and test labels are never changed. report.json's "rotated" says how many.
+
+Gun-free pictures: a model that only ever saw guns fires on the hands and rooms around them.
+--gun-free-share S paints the guns out of train pictures (chosen with --seed, inpainted from
+their surroundings into OUT/gun-free/, empty labels) until gun-free pictures are S of train.txt;
+--negatives DIR first adds every picture of DIR (recursively) as gun-free. Only train.txt gets
+them: valid and test stay the annotators' pictures. report.json's "gun_free" says how many."""
 
 EXAMPLES = """\
 examples:
@@ -37,6 +43,8 @@ examples:
   gunwatch train prepare ../shared/datasets/pistols out/pistols-given --class-names gun --split file
   gunwatch train prepare ../shared/datasets/pistols out/pistols-tight --class-names gun --split file \\
       --tighten-rotated --upright-rotated
+  gunwatch train prepare ../shared/datasets/pistols out/pistols-neg --class-names gun --split file \
+      --tighten-rotated --upright-rotated --gun-free-share 0.25 --negatives ~/empty-rooms
   gunwatch train prepare ~/voc-guns out/voc --fix --drop
 
 exit status: 0 written, 2 the data set has problems (the message counts them and names one)."""
@@ -71,6 +79,12 @@ def add_parser(sub) -> None:
     prep.add_argument("--upright-rotated", action="store_true",
                       help="also turn those pictures back upright into OUT/upright/, with their "
                       "exact original boxes, and train on both")
+    prep.add_argument("--gun-free-share", type=float, default=0.0, metavar="S",
+                      help="paint the guns out of train pictures into OUT/gun-free/ (no labels) until "
+                      "gun-free pictures are this share of train.txt, e.g. 0.25")
+    prep.add_argument("--negatives", type=Path, metavar="DIR",
+                      help="add every picture in DIR (recursively) to train.txt as gun-free (empty labels)")
+    prep.add_argument("--seed", type=int, default=0, help="which train pictures get painted out (default 0)")
     prep.set_defaults(run=run_prepare)
     add_run_parsers(verbs)
     add_tool_parsers(verbs)
@@ -86,7 +100,8 @@ def run_prepare(args: argparse.Namespace) -> int:
                          split=args.split, splits_csv=args.splits_csv, group_column=args.group_column,
                          group_pattern=args.group_pattern, near_duplicates=args.near_duplicates,
                          fix=args.fix, drop=args.drop, decode=not args.no_decode,
-                         tighten_rotated=args.tighten_rotated, upright_rotated=args.upright_rotated)
+                         tighten_rotated=args.tighten_rotated, upright_rotated=args.upright_rotated,
+                         gun_free_share=args.gun_free_share, negatives=args.negatives, seed=args.seed)
     except (DatasetError, PrepareError, OSError) as exc:
         raise ConfigError(str(exc)) from exc
     problems = ", ".join(f"{k}: {n}" for k, n in result.counts.most_common() if n) or "none"
@@ -104,6 +119,11 @@ def run_prepare(args: argparse.Namespace) -> int:
         print(f"{r['rotated']} rotated train pictures: {'; '.join(done)}; {r['not_rotated']} not "
               f"rotated, {r['unknown']} with corners that fit no rotation (left as they were)",
               file=sys.stderr)
+    if result.gun_free is not None:
+        g = result.gun_free
+        print(f"gun-free train pictures: {g['gun_free']} of {g['train_pictures']} ({g['share']:.1%}): "
+              f"{g['painted_out']} painted out, {g['from_folder']} from --negatives, "
+              f"{g['already_gun_free']} already without boxes", file=sys.stderr)
     print(args.out / "obj.data")
     return 0
 
@@ -125,7 +145,14 @@ the data's valid list (darknet: its backups are scored when training ends; torch
 it trains). Prints the bundle folder.
 
 --iterations also moves the lr steps to 80% and 90% of it and caps burn_in at a tenth of it.
-pjreddie's random=1 trains at 320..608 whatever --size says: use --no-random with --size."""
+pjreddie's random=1 trains at 320..608 whatever --size says: use --no-random with --size.
+
+RUN may be anywhere, e.g. /var/tmp/gunwatch-train/NAME, outside a checkout that is laid anew:
+the run copies the data's train and valid lists into itself, keeps its settings in run.json and
+the torch engine's checkpoints (weights, optimizer state, moving average) in last.weights and
+last.pt. `--resume` then continues with the same schedule, the same batches and the same
+augmentation: the torch engine derives each batch's pictures and random draws from the
+iteration number alone. The pictures themselves must still be where the lists say."""
 
 RUN_EXAMPLES = """\
 examples:
@@ -134,6 +161,10 @@ examples:
   gunwatch train run runs/gun1 --resume                 # after Ctrl-C, a crash or a reboot
   gunwatch train run runs/quick --engine torch --data out/pistols/obj.data --cfg gun.cfg \\
       --weights ../shared/weights/yolov3-tiny.weights --iterations 200 --size 320
+  gunwatch train run /var/tmp/gunwatch-train/v4 --engine torch --data out/pistols-neg/obj.data \
+      --cfg v4.cfg --weights ../shared/weights/yolov4-tiny.weights --iterations 6000 \
+      --unfreeze-at 200 --multi-scale 320 --ema 0.995 --zoom-out 0.3 --eval-every 200
+  gunwatch train run /var/tmp/gunwatch-train/v4 --resume
   gunwatch detect --model runs/gun1/bundle picture.jpg
 
 exit status: 0 trained and bundled, 2 bad settings or data (the message names the file),
@@ -182,6 +213,22 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loader-threads", type=int, default=1, metavar="N",
                    help="torch: threads that decode and augment training pictures (default 1; "
                    "more on a GPU machine, where one thread cannot keep up)")
+    p.add_argument("--unfreeze-at", type=int, metavar="N",
+                   help="torch: train the frozen backbone too from iteration N on (default: frozen "
+                   "for the whole run)")
+    p.add_argument("--multi-scale", type=int, metavar="MIN",
+                   help="torch: every 10 iterations a random input size from MIN to --size in steps of 32")
+    p.add_argument("--ema", type=float, metavar="DECAY",
+                   help="torch: score and ship a moving average of the weights (0.995: about the "
+                   "last 200 iterations)")
+    p.add_argument("--zoom-out", type=float, metavar="P",
+                   help="torch: share of pictures shrunk to 0.15-0.6 of the input side and pasted on "
+                   "another picture (small, far guns)")
+    p.add_argument("--bf16", action="store_true", default=None,
+                   help="torch: forward and backward in bfloat16 autocast (benchmarks/train_step.py "
+                   "says whether it pays on this CPU)")
+    p.add_argument("--eval-every", type=int, metavar="N",
+                   help="torch: score on the valid list every N iterations (default 200, or the run's length)")
 
 
 def _run_settings(args: argparse.Namespace):
@@ -194,12 +241,20 @@ def _run_settings(args: argparse.Namespace):
         raise ConfigError(f"--loader-threads {args.loader_threads}: must be 1 or more")
     if args.size is not None and (args.size <= 0 or args.size % 32):
         raise ConfigError(f"--size {args.size}: must be a positive multiple of 32")
+    if args.multi_scale is not None and (args.multi_scale <= 0 or args.multi_scale % 32):
+        raise ConfigError(f"--multi-scale {args.multi_scale}: must be a positive multiple of 32")
+    if args.zoom_out is not None and not 0.0 <= args.zoom_out <= 1.0:
+        raise ConfigError(f"--zoom-out {args.zoom_out}: a share of the pictures, from 0 to 1")
+    if args.ema is not None and not 0.0 < args.ema < 1.0:
+        raise ConfigError(f"--ema {args.ema}: a decay between 0 and 1, e.g. 0.995")
     return RunSettings(engine=args.engine, data=str(args.data.resolve()), cfg=str(args.cfg.resolve()),
                        weights=str(args.weights.resolve()) if args.weights else None,
                        weights_cfg=str(args.weights_cfg.resolve()) if args.weights_cfg else None,
                        iterations=args.iterations, batch=args.batch, subdivisions=args.subdivisions,
                        size=args.size, random=args.random, darknet=args.darknet, threads=args.threads,
-                       loader_threads=args.loader_threads,
+                       loader_threads=args.loader_threads, unfreeze_at=args.unfreeze_at,
+                       multi_scale=args.multi_scale, ema=args.ema, zoom_out=args.zoom_out or 0.0,
+                       bf16=bool(args.bf16), eval_every=args.eval_every,
                        name=getattr(args, "name", None), select=getattr(args, "select", "best"))
 
 
@@ -254,7 +309,10 @@ def run_train(args: argparse.Namespace) -> int:
 
     if args.resume:
         given = [o for o, v in (("--data", args.data), ("--cfg", args.cfg), ("--weights", args.weights),
-                                ("--size", args.size), ("--batch", args.batch)) if v is not None]
+                                ("--size", args.size), ("--batch", args.batch),
+                                ("--unfreeze-at", args.unfreeze_at), ("--multi-scale", args.multi_scale),
+                                ("--ema", args.ema), ("--zoom-out", args.zoom_out), ("--bf16", args.bf16),
+                                ("--eval-every", args.eval_every)) if v is not None]
         if given:
             raise ConfigError(f"--resume takes its settings from {args.run_dir / 'run.json'}; "
                               f"drop {', '.join(given)} (only --iterations may change)")

@@ -122,6 +122,35 @@ def test_torch_engine_runs_two_iterations(tmp_path):
     assert json.loads((bundle.source / "model.json").read_text())["provenance"]["engine"] == "torch"
 
 
+@pytest.mark.slow
+def test_torch_run_outside_its_data_resumes_with_its_recipe(tmp_path):
+    """The long-run case: the run folder lives apart from the prepared data (a checkout laid anew
+    each session); --resume needs only the folder, and keeps the recipe it was started with."""
+    need_torch()
+    need_training_inputs()
+    data = small_dataset(tmp_path / "checkout", {"train": 3, "valid": 1})
+    cfg = small_cfg(tmp_path / "checkout", size=128, iterations=1)
+    run = tmp_path / "var" / "run"
+    done = gunwatch("train", "run", str(run), "--engine", "torch", "--data", str(data), "--cfg", str(cfg),
+                    "--weights", str(COCO_WEIGHTS), "--subdivisions", "2", "--threads", "1",
+                    "--unfreeze-at", "1", "--multi-scale", "96", "--ema", "0.9", "--zoom-out", "0.5",
+                    "--eval-every", "1")
+    assert done.returncode == 0, done.stderr
+    for name in ("train.txt", "valid.txt", "obj.data"):
+        (data.parent / name).unlink()
+    again = gunwatch("train", "run", str(run), "--resume", "--iterations", "2")
+    assert again.returncode == 0, again.stderr
+    assert _iterations(run) == [1, 2]
+    assert [ln.split(",")[0] for ln in (run / "map.csv").read_text().splitlines()[1:]] == ["1", "2"]
+    log = (run / "train.log").read_text()
+    assert "resumed at iteration 1" in log
+    last_start = log.rsplit("=== ", 1)[1].splitlines()[0]
+    assert all(option in last_start for option in ("--unfreeze-at 1", "--multi-scale 96", "--ema 0.9",
+                                                   "--zoom-out 0.5", "--eval-every 1", "--resume"))
+    refused = gunwatch("train", "run", str(run), "--resume", "--ema", "0.99")
+    assert refused.returncode == 2 and "drop --ema" in refused.stderr
+
+
 def test_resume_without_a_run_names_the_fix(tmp_path):
     done = gunwatch("train", "run", str(tmp_path / "nothing"), "--resume")
     assert done.returncode == 2 and "no run to resume" in done.stderr

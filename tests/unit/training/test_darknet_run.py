@@ -255,3 +255,34 @@ def test_resume_can_extend_the_run(tmp_path):
     assert (net["max_batches"], net["steps"]) == ("300", "240,270")
     assert run.settings().iterations == 300 and run.settings().cfg == str(cfg)
     assert "max_batches=300" in (run.dir / "model.cfg").read_text()
+
+
+def test_run_keeps_its_own_lists_and_torch_options(tmp_path):
+    """A run outside the checkout must resume after the prepared folder's lists are gone, with the
+    recipe it was started with."""
+    need_torch()
+    data, cfg = _dataset(tmp_path), _gun_cfg(tmp_path)
+    (tmp_path / "valid.txt").write_text("images/a.jpg\n")  # relative: read from the list's folder
+    data.write_text(data.read_text() + f"valid={tmp_path / 'valid.txt'}\n")
+    run = Run(tmp_path / "elsewhere" / "run")
+    settings = RunSettings(engine="torch", data=str(data), cfg=str(cfg), unfreeze_at=200, multi_scale=320,
+                           ema=0.995, zoom_out=0.25, bf16=True, eval_every=50)
+    run.create(settings)
+    (tmp_path / "train.txt").unlink()
+    (tmp_path / "valid.txt").unlink()
+    argv = run._torch_argv(run.settings(), resume=True)
+    assert argv[argv.index("--train") + 1] == str((run.dir / "train.txt").absolute())
+    assert (run.dir / "train.txt").read_text() == f"{tmp_path / 'ds' / 'images' / 'a.jpg'}\n"
+    assert (run.dir / "valid.txt").read_text() == f"{tmp_path / 'images' / 'a.jpg'}\n"
+    options = {flag: argv[argv.index(flag) + 1] for flag in
+               ("--unfreeze-at", "--multi-scale", "--ema", "--zoom-out", "--eval-every")}
+    assert options == {"--unfreeze-at": "200", "--multi-scale": "320", "--ema": "0.995",
+                       "--zoom-out": "0.25", "--eval-every": "50"}
+    assert "--bf16" in argv and "--resume" in argv and "--weights" not in argv
+
+
+def test_torch_options_are_refused_for_darknet(tmp_path):
+    data, cfg = _dataset(tmp_path), _gun_cfg(tmp_path)
+    with pytest.raises(RunError, match="--ema, --zoom-out: options of the torch engine; add --engine torch"):
+        Run(tmp_path / "run").create(RunSettings(engine="darknet", data=str(data), cfg=str(cfg), ema=0.99,
+                                                 zoom_out=0.3))

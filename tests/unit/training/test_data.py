@@ -116,3 +116,54 @@ def test_a_batch_is_the_same_whatever_builds_it():
     other_seed = data.batch(list(range(12)), random.Random(8))
     assert np.array_equal(alone[0], pooled[0]) and np.array_equal(alone[1], pooled[1])
     assert not np.array_equal(alone[0], other_seed[0])  # the seed, not chance, makes them equal
+
+
+def test_zoom_out_shrinks_the_picture_onto_a_gun_free_one(tmp_path):
+    """Gun pictures are grey with a white square; the gun-free one is black. The pasted picture's
+    box must frame white pixels at 0.15-0.6 of its usual size."""
+    import cv2
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    pairs = []
+    for k in range(3):
+        img = np.full((200, 200, 3), 60 if k else 0, np.uint8)
+        if k:
+            img[50:150, 50:150] = 255
+        path = tmp_path / "images" / f"{k}.png"
+        cv2.imwrite(str(path), img)
+        (tmp_path / "labels" / f"{k}.txt").write_text("0 0.5 0.5 0.5 0.5\n" if k else "")
+        pairs.append((path, tmp_path / "labels" / f"{k}.txt"))
+    aug = Augment(jitter=0.0, flip=False, hue=0.0, saturation=1.0, exposure=1.0)
+    data = DetectionData(pairs, (320, 320), aug, zoom_out=1.0)
+    assert data.gun_free == [0]
+    sides, on_black = [], 0
+    for seed in range(30):
+        out, lab = data.item(1 + seed % 2, random.Random(seed))
+        assert out.shape == (320, 320, 3)
+        assert ((lab[:, 1:] >= 0) & (lab[:, 1:] <= 1)).all()
+        # without jitter a background square spans half the canvas, a pasted one 0.075-0.3 of it
+        pasted = lab[lab[:, 3] < 0.45]
+        assert len(pasted) == 1
+        _, cx, cy, bw, bh = pasted[0]
+        x1, x2 = int(round((cx - bw / 2) * 320)), int(round((cx + bw / 2) * 320))
+        y1, y2 = int(round((cy - bh / 2) * 320)), int(round((cy + bh / 2) * 320))
+        assert out[y1 + 1:y2 - 1, x1 + 1:x2 - 1].mean() > 200  # the box is on the white square
+        sides.append(bw / 0.5)
+        on_black += bool((out < 30).all(axis=2).any())
+    assert 0.15 - 0.01 <= min(sides) < 0.3 and 0.45 < max(sides) <= 0.6 + 0.01
+    assert 5 <= on_black < 30  # the gun-free picture is a background about half the time
+
+
+def test_hidden_cut_trims_or_drops_what_a_patch_hides():
+    from gunwatch.training.data import hidden_cut
+
+    boxes = np.array([[0, 0.3, 0.5, 0.2, 0.2],    # x 0.2-0.4: the patch hides its right half
+                      [0, 0.5, 0.5, 0.1, 0.1],    # inside the patch: dropped
+                      [0, 0.8, 0.8, 0.2, 0.2],    # a corner hidden: kept whole
+                      [0, 0.1, 0.1, 0.1, 0.1]], np.float32)  # untouched
+    patch = (0.3, 0.3, 0.75, 0.75)
+    out = hidden_cut(boxes, patch, 0.3)
+    assert out.shape == (3, 5)
+    np.testing.assert_allclose(out[0], [0, 0.25, 0.5, 0.1, 0.2], atol=1e-6)
+    np.testing.assert_allclose(out[1:], boxes[2:], atol=1e-6)
+    assert len(hidden_cut(boxes[:1], (0.21, 0.0, 1.0, 1.0), 0.3)) == 0  # 5 % left in view

@@ -138,3 +138,36 @@ def test_sigterm_ends_the_run_with_a_checkpoint_that_resumes(tmp_path):
     resume[resume.index("--iterations") + 1] = str(stopped_at + 1)
     assert main(resume + ["--resume"]) == 0
     assert (out / "final.weights").exists()
+
+
+def test_batches_follow_from_the_iteration_alone():
+    from gunwatch.training.torch_train import batch_plan
+
+    plans = [batch_plan(5, 3, 7, it) for it in range(4)]
+    picks = [p for indices, _ in plans for p in indices]
+    assert sorted(picks[:5]) == sorted(picks[5:10]) == list(range(5))  # whole epochs, reshuffled
+    assert picks[:5] != picks[5:10]
+    again, rng = batch_plan(5, 3, 7, 2)
+    assert again == plans[2][0] and rng.random() == plans[2][1].random()
+    assert batch_plan(5, 3, 8, 2)[0] != plans[2][0] or batch_plan(5, 3, 8, 3)[0] != plans[3][0]
+
+
+def test_an_interrupted_run_resumes_into_the_same_weights(tmp_path):
+    """Stopped after its first batch and resumed in a new call, a run with zoom-out, mosaic,
+    multi-scale and a moving average ends on the very weights of a run that was never stopped."""
+    train = _list_file(tmp_path / "train.txt", "train", 6)
+    valid = _list_file(tmp_path / "valid.txt", "valid", 2)
+
+    def args(out):
+        return _tiny_run_args(train, valid, out) + [
+            "--micro-batch", "1", "--burn-in", "1", "--lr", "0.01", "--iterations", "3",
+            "--unfreeze-at", "2", "--multi-scale", "96", "--ema", "0.9", "--zoom-out", "0.5",
+            "--mosaic", "0.3", "--eval-every", "100"]
+
+    assert main(args(tmp_path / "straight")) == 0
+    assert main(args(tmp_path / "resumed") + ["--max-minutes", "0.0001"]) == 0  # stops after batch 1
+    assert torch.load(tmp_path / "resumed" / "last.pt", weights_only=False)["iteration"] == 1
+    assert main(args(tmp_path / "resumed") + ["--resume"]) == 0
+    for name in ("last.weights", "final.weights"):
+        assert (tmp_path / "straight" / name).read_bytes() == (tmp_path / "resumed" / name).read_bytes()
+    assert (tmp_path / "straight" / "loss.csv").read_text() == (tmp_path / "resumed" / "loss.csv").read_text()

@@ -1,0 +1,87 @@
+"""Gun-free training pictures: painting the objects out, and `prepare --gun-free-share/--negatives`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from gunwatch.training.negatives import paint_out, painted_count
+from gunwatch.training.prepare import PrepareError, prepare
+
+
+def _scene(path: Path, square: tuple[int, int] | None) -> None:
+    """A smooth gradient (what inpainting can rebuild) with a white square where the gun is."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ramp = np.tile(np.linspace(40, 120, 120, dtype=np.float32), (100, 1))
+    img = np.dstack([ramp, ramp, ramp]).astype(np.uint8)
+    if square:
+        x, y = square
+        img[y:y + 30, x:x + 30] = 255
+    cv2.imwrite(str(path), img)
+
+
+def test_paint_out_removes_the_object_and_keeps_the_rest(tmp_path):
+    _scene(tmp_path / "a.png", (50, 30))
+    img = cv2.imread(str(tmp_path / "a.png"))
+    painted = paint_out(img, [(0, 65 / 120, 45 / 100, 30 / 120, 30 / 100)])
+    assert img[30:60, 50:80].mean() == 255
+    assert painted[30:60, 50:80].mean() < 130  # the square is gone, filled from the gradient
+    assert np.array_equal(painted[:, :40], img[:, :40])  # nothing far from the box changes
+
+
+def test_painted_count_reaches_the_share():
+    n = painted_count(9170, 0, 0.25)
+    assert n == 3057 and n / (9170 + n) >= 0.25 > (n - 1) / (9170 + n - 1)
+    assert painted_count(100, 40, 0.25) == 0  # already more gun-free pictures than asked
+    assert painted_count(100, 10, 0.25) == 20  # (10 + 20) / 120
+    with pytest.raises(ValueError, match="below 1"):
+        painted_count(100, 0, 1.0)
+
+
+@pytest.fixture
+def gun_set(tmp_path):
+    root = tmp_path / "guns"
+    for i in range(12):
+        _scene(root / "images" / f"g{i}.png", (10 + 5 * i, 20))
+        (root / "labels" / f"g{i}.txt").parent.mkdir(parents=True, exist_ok=True)
+        (root / "labels" / f"g{i}.txt").write_text(f"0 {(25 + 5 * i) / 120} 0.35 0.25 0.3\n")
+    (root / "splits.csv").write_text("file,split\n" + "".join(
+        f"g{i}.png,{'train' if i < 8 else 'valid'}\n" for i in range(12)))
+    return root
+
+
+def test_prepare_adds_painted_and_folder_pictures_to_train_only(gun_set, tmp_path):
+    empty = tmp_path / "empty-rooms"
+    _scene(empty / "room1.jpg", None)
+    _scene(empty / "sub" / "room2.png", None)
+    out = tmp_path / "out"
+    result = prepare(gun_set, out, class_names=["gun"], split="file", gun_free_share=0.4, negatives=empty)
+    train = (out / "train.txt").read_text().splitlines()
+    # 8 train pictures + 2 from the folder; 0.4 of the list: (2 + n) / (10 + n) >= 0.4 -> n = 4
+    assert result.gun_free == {"train_pictures": 14, "gun_free": 6, "already_gun_free": 0,
+                               "from_folder": 2, "painted_out": 4, "share": 0.4286}
+    free = [p for p in train if (out / "labels" / Path(p).with_suffix(".txt").name).read_text() == ""]
+    assert len(train) == 14 and len(free) == 6
+    assert sum(".gunfree." in p for p in free) == 4 and len(list((out / "gun-free").iterdir())) == 4
+    valid = (out / "valid.txt").read_text().splitlines()
+    assert len(valid) == 4 and not any(".gunfree." in p or "room" in p for p in valid)
+    assert json.loads((out / "report.json").read_text())["gun_free"]["painted_out"] == 4
+    # the painted pictures are train pictures without their square, and the same for the same seed
+    again = prepare(gun_set, tmp_path / "again", class_names=["gun"], split="file", gun_free_share=0.4,
+                    negatives=empty)
+    assert again.gun_free == result.gun_free
+    assert sorted(p.name for p in (out / "gun-free").iterdir()) == \
+        sorted(p.name for p in (tmp_path / "again" / "gun-free").iterdir())
+    painted = cv2.imread(str(next((out / "gun-free").iterdir())))
+    assert painted.max() < 200
+
+
+def test_negatives_must_be_a_folder_of_pictures(gun_set, tmp_path):
+    (tmp_path / "nothing").mkdir()
+    with pytest.raises(PrepareError, match="--negatives .*no pictures"):
+        prepare(gun_set, tmp_path / "out", class_names=["gun"], split="file", negatives=tmp_path / "nothing")
+    with pytest.raises(PrepareError, match="only 8 train pictures"):
+        prepare(gun_set, tmp_path / "out2", class_names=["gun"], split="file", gun_free_share=0.9)
