@@ -13,9 +13,9 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import yaml
 from pydantic import Field, ValidationError
 
+from . import safe_yaml
 from .alerts.config import AlertsConfig
 from .errors import ConfigError
 from .metrics import MetricsConfig
@@ -116,60 +116,128 @@ def _merged(base: dict, override: dict) -> dict:
     return out
 
 
-def substitute_env(value: Any, path: str = "") -> Any:
-    """Replace ${VAR} references in every string of a parsed YAML tree."""
+# Keys whose values are credentials: an error about them shows the key, never the value.
+_SECRET_KEY = re.compile(r"secret|token|passw|pass$|pwd|credential|auth|api_?key|private", re.IGNORECASE)
+
+
+def _substitute(value: Any, path: str, missing: list[str], secrets: set[str]) -> Any:
+    """substitute_env's walk: unset variables are collected in `missing` (so that every one is
+    reported, not the first), substituted values in `secrets` (so that no error shows them)."""
     if isinstance(value, dict):
-        return {k: substitute_env(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        return {k: _substitute(v, f"{path}.{k}" if path else str(k), missing, secrets) for k, v in value.items()}
     if isinstance(value, list):
-        return [substitute_env(v, f"{path}.{i}") for i, v in enumerate(value)]
+        return [_substitute(v, f"{path}.{i}", missing, secrets) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
+    if _SECRET_KEY.search(path.rsplit(".", 1)[-1]):
+        secrets.add(value)  # a credential written into the file itself
 
     def replace(match: re.Match) -> str:
         name, default = match.group(1), match.group(2)
         if name in os.environ:
+            secrets.add(os.environ[name])
             return os.environ[name]
         if default is not None:
             return default
-        raise ConfigError(f"{path}: environment variable {name} is not set; export it (for the "
-                          f"service: in its environment file) or write the value in the config")
+        missing.append(f"{path}: environment variable {name} is not set; export it (for the "
+                       f"service: in its environment file) or write the value in the config")
+        return ""
 
     return _ENV_REFERENCE.sub(replace, value)
 
 
-def format_errors(source: str, err: ValidationError) -> str:
+def substitute_env(value: Any, path: str = "") -> Any:
+    """Replace ${VAR} references in every string of a parsed YAML tree; ConfigError names every
+    variable that is not set."""
+    missing: list[str] = []
+    result = _substitute(value, path, missing, set())
+    if missing:
+        raise ConfigError("\n".join(missing))
+    return result
+
+
+def _shown(value: Any, key: str, secrets: set[str]) -> str:
+    """What an error may show of the value it is about: scalars that are neither under a secret
+    key nor carry a ${VAR} value; of a mapping or list only its shape (it may hold a secret)."""
+    if isinstance(value, dict):
+        keys = ", ".join(str(k) for k in list(value)[:8]) + (", ..." if len(value) > 8 else "")
+        return f" (got a mapping with keys: {keys})" if value else " (got an empty mapping)"
+    if isinstance(value, (list, tuple)):
+        return f" (got a list of {len(value)} items)"
+    if _SECRET_KEY.search(key) or any(secret and secret in str(value) for secret in secrets):
+        return f" (got a {type(value).__name__}, not shown)"
+    text = repr(value)
+    return f" (got {text[:80]}{'...' if len(text) > 80 else ''})"
+
+
+def _scrub(text: str, secrets: set[str]) -> str:
+    # Last line of defence for messages pydantic writes itself (a union tag, a custom
+    # validator's text): no substituted value of four characters or more goes out.
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+def format_errors(source: str, err: ValidationError, secrets: set[str] | None = None,
+                  skip: set[str] | None = None) -> str:
+    """One line per problem, each naming its key path; `secrets` (values that came from
+    ${VAR}) are never shown, nor anything under a key that holds a credential. Errors at key
+    paths in `skip` (already reported, e.g. an unset variable) are left out."""
+    secrets, skip = secrets or set(), skip or set()
     lines = []
-    for e in err.errors():
+    for e in err.errors(include_url=False):
         key = ".".join(str(part) for part in e["loc"]) or "(top level)"
-        shown = "" if e["type"] == "missing" else f" (got {e.get('input')!r})"
-        if "secret" in key or "token" in key or "password" in key:
-            shown = ""  # never echo what may be a credential
+        if key in skip:
+            continue
+        # An unknown key's value is no help in finding the typo, and may be a credential.
+        shown = "" if e["type"] in ("missing", "extra_forbidden") else _shown(e.get("input"), key, secrets)
         hint = ""
         if e["type"] == "extra_forbidden":
             hint = "; remove it or check its spelling (see install/gunwatch.example.yml)"
         elif e["type"] == "literal_error":
             hint = f"; {e['msg'][0].lower()}{e['msg'][1:]}"
-        lines.append(f"{source}: {key}: {e['msg']}{shown}{hint}")
+        lines.append(_scrub(f"{source}: {key}: {e['msg']}{shown}{hint}", secrets))
     return "\n".join(lines)
 
 
+def _with_folder_journals(raw: dict) -> dict:
+    """A folder source keeps its journal under state_dir unless it names its own file."""
+    sources = raw.get("sources")
+    state_dir = raw.get("state_dir", GunwatchConfig.model_fields["state_dir"].default)
+    if not isinstance(sources, list) or not isinstance(state_dir, (str, Path)):
+        return raw
+    journal = str(Path(state_dir) / "folder-journal.sqlite")
+    return {**raw, "sources": [{**s, "journal": journal}
+                               if isinstance(s, dict) and s.get("type") == "folder" and "journal" not in s
+                               else s for s in sources]}
+
+
 def parse_config(text: str, source: str = "<config>") -> GunwatchConfig:
+    """Validate a config file's text; ConfigError lists every problem at once, each naming its
+    key path and never a secret's value."""
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" line {where.line + 1}" if where else ""
-        raise ConfigError(f"{source}:{line} not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+        raw = safe_yaml.load(text)
+    except safe_yaml.YamlRefused as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of sections, got {type(raw).__name__}")
     # A section whose entries are all commented out reads as null: it means "the defaults".
     raw = {key: value for key, value in raw.items() if value is not None}
+    missing: list[str] = []
+    secrets: set[str] = set()
+    substituted = _with_folder_journals(_substitute(raw, "", missing, secrets))
+    problems = [f"{source}: {line}" for line in missing]
     try:
-        return GunwatchConfig.model_validate(substitute_env(raw))
+        config = GunwatchConfig.model_validate(substituted)
     except ValidationError as exc:
-        raise ConfigError(format_errors(source, exc)) from exc
+        unset = {line.split(": ", 1)[0] for line in missing}
+        problems.append(format_errors(source, exc, secrets, skip=unset))
+    if problems:
+        raise ConfigError("\n".join(p for p in problems if p))
+    return config
 
 
 def load_config(path: str | os.PathLike | None = None) -> GunwatchConfig:
@@ -179,7 +247,13 @@ def load_config(path: str | os.PathLike | None = None) -> GunwatchConfig:
         return GunwatchConfig()
     file = candidates[0]
     try:
-        text = file.read_text(encoding="utf-8")
+        if file.exists() and not file.is_file():  # a FIFO or a device would be read forever
+            raise ConfigError(f"{file}: not a regular file; give the path of the YAML config file")
+        with open(file, "rb") as fh:
+            data = fh.read(safe_yaml.MAX_BYTES + 1)
+        text = safe_yaml.decode(data)
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read the config file ({exc.strerror})") from exc
+    except safe_yaml.YamlRefused as exc:
+        raise ConfigError(f"{file}: {exc}") from None
     return parse_config(text, str(file))

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from ..config import GunwatchConfig, load_config
+from ..errors import ConfigError
 
 DESCRIPTION = """\
 check: load and validate a config file exactly as `gunwatch run` would (YAML syntax, unknown
@@ -31,6 +32,10 @@ def add_parser(sub) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    if not config.sources:
+        # `run` refuses such a file (App.init_sources): check must not call it OK.
+        raise ConfigError(f"{args.config or 'config'}: sources: no source configured; add at least "
+                          "one (folder, stream, ...) - see install/gunwatch.example.yml")
     print(f"OK: {args.config or 'defaults'}: {len(config.sources)} sources, "
           f"detector backend {config.detector.backend}")
     return 0
