@@ -14,6 +14,7 @@ from ..errors import ConfigError, SourceError
 from ..zoneminder.client import ZoneMinderClient
 from ..zoneminder.config import ZoneMinderSourceConfig
 from ..zoneminder.formats import hook_line
+from ..untrusted import log_field
 from ..zoneminder.source import ZoneMinderSource
 
 log = logging.getLogger(__name__)
@@ -88,13 +89,41 @@ class _HookApp(App):
                                  event_path=self._event_path)]
 
 
+def checked_event_path(path: Path, event: dict, events_dir: Path) -> Path:
+    """EVENT_PATH as given on the command line, where objdetect.jpg and objects.json will be
+    written: accepted when it is the folder ZoneMinder's API names for the event, or lies inside
+    events_dir; anything else (`/etc`, `../..`) is refused."""
+    resolved = path.resolve()
+    api_path = event.get("FileSystemPath")
+    if api_path and resolved == Path(api_path).resolve():
+        return resolved
+    if resolved.is_relative_to(events_dir.resolve()):
+        return resolved
+    raise ConfigError(f"zm-hook: EVENT_PATH {log_field(path)} is neither event {event.get('Id')}'s "
+                      f"folder nor inside events_dir {events_dir}; pass the path zmeventnotification "
+                      "gives, or set events_dir in the zoneminder source")
+
+
+def checked_event(client: ZoneMinderClient, event_id: int, monitor_id: int) -> dict:
+    """The event as ZoneMinder's API has it; it must exist and belong to `monitor_id`."""
+    data = client.event(event_id)
+    if data is None:
+        raise SourceError(f"zoneminder {client.portal}: event {event_id} does not exist")
+    event = data.get("Event", {})
+    if str(event.get("MonitorId")) != str(monitor_id):
+        raise ConfigError(f"zm-hook: event {event_id} belongs to monitor {log_field(event.get('MonitorId'))}, "
+                          f"not {monitor_id}; check the arguments (EVENT_ID MONITOR_ID ...)")
+    return event
+
+
 def run(args: argparse.Namespace) -> int:
     cause, event_path = _cause_and_path(args.rest)
     config = load_config(args.config)
     zoneminder = zoneminder_section(config, args.config or "config").model_copy(update={"notes": args.notes})
-    if ZoneMinderClient(zoneminder).event(args.event_id) is None:
-        raise SourceError(f"zoneminder {zoneminder.portal}: event {args.event_id} does not exist")
-    log.info("zm-hook: event=%s monitor=%s cause=%r", args.event_id, args.monitor_id, cause)
+    event = checked_event(ZoneMinderClient(zoneminder), args.event_id, args.monitor_id)
+    if event_path is not None:
+        event_path = checked_event_path(event_path, event, zoneminder.events_dir)
+    log.info("zm-hook: event=%s monitor=%s cause=%s", args.event_id, args.monitor_id, log_field(cause))
     # zmeventnotification takes the hook's whole stdout as its answer, and native libraries
     # (libdarknet) print to stdout: keep fd 1 on stderr until the answer is printed.
     answer_fd = os.dup(1)

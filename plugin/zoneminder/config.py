@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
+from ..decode import DEFAULT_MAX_PIXELS
 from ..schema import GunwatchModel
 
 DEFAULT_STATE_FILE = Path("/var/lib/gunwatch/zoneminder.sqlite")
@@ -64,6 +65,8 @@ class ZoneMinderSourceConfig(GunwatchModel):
     zmtrigger_port: int = Field(6802, gt=0, lt=65536, description="zmtrigger.pl's TCP port")
     hook_max_s: float = Field(20.0, gt=0, description="`gunwatch zm-hook`: follow an event that "
                               "is still recording for at most this long before answering")
+    max_pixels: int = Field(DEFAULT_MAX_PIXELS, gt=0, description="largest frame decoded, in "
+                            "pixels (checked from the JPEG header before decoding)")
 
     @model_validator(mode="after")
     def check_password_needs_user(self) -> ZoneMinderSourceConfig:

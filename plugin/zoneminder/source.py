@@ -39,12 +39,13 @@ from typing import Any
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from ..decode import decode_for_detection
+from ..decode import ImageRefused, decode_for_detection
 from ..domain import Frame
 from ..errors import GunwatchError, SourceError
 from ..model import InputSpec
 from ..registry import register
 from ..sources.base import FrameSink, SourceStatus, backoff_delays
+from ..untrusted import log_field, printable
 from .client import ZoneMinderClient, ZoneMinderUnavailable, redact
 from .config import ZoneMinderSourceConfig
 from .formats import origin_of
@@ -296,7 +297,13 @@ class ZoneMinderSource:
                 busy: set[str] = set()
                 for ev in self._active():
                     if ev.camera not in busy:
-                        self._advance(ev)
+                        try:
+                            self._advance(ev)
+                        except Exception:  # one broken event must not end the source
+                            self.status.errors += 1
+                            log.exception("source=%s event=%s camera=%s failed; leaving it",
+                                          self.name, ev.id, log_field(ev.camera))
+                            self._finish(ev, "failed (see log)")
                         with self._lock:
                             if ev.id in self._events:
                                 busy.add(ev.camera)
@@ -359,7 +366,7 @@ class ZoneMinderSource:
         unwanted = {str(m) for m in self.config.exclude_monitors}
         followed, names = {}, {}
         for monitor in self.client.monitors():
-            mid, name = int(monitor["Id"]), str(monitor["Name"])
+            mid, name = int(monitor["Id"]), printable(str(monitor["Name"]))
             names[mid] = name
             keys = {str(mid), name}
             if (not wanted or keys & wanted) and not keys & unwanted:
@@ -620,7 +627,11 @@ class ZoneMinderSource:
             if got is None:
                 continue
             data, at = got
-            image, sx, sy = decode_for_detection(data, self.spec)
+            try:
+                image, sx, sy = decode_for_detection(data, self.spec, self.config.max_pixels)
+            except ImageRefused as exc:
+                self._give_up(ev, key, str(exc))
+                continue
             if image is None:
                 self._give_up(ev, key, "does not decode (corrupt JPEG)")
                 continue
