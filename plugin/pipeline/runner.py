@@ -21,7 +21,7 @@ from ..domain import Confirmation, Detection, Frame
 from ..regions.stage import RegionDetector
 from ..sinks.base import Sink
 from ..sources.base import Source, backoff_delays
-from ..untrusted import masked_url
+from ..untrusted import file_name, masked_url
 from .confirm import Confirmer
 from .filters import FrameFilter
 
@@ -198,8 +198,8 @@ class Runner:
         sx, sy = frame.scale
         in_image = replace(incident, box=incident.box.scaled(1 / sx, 1 / sy))
         drawn = annotate.draw(frame.image, [Detection(in_image.label, in_image.confidence, in_image.box)])
-        safe_id = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in incident.id)
-        path = self.snapshot_dir / f"{safe_id}-{incident.update}.jpg"
+        # The id carries the camera name, which comes from outside (a folder, a recorder).
+        path = self.snapshot_dir / f"{file_name(incident.id)}-{incident.update}.jpg"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if not cv2.imwrite(str(path), drawn):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -85,3 +86,17 @@ def test_healthz_reports_a_dead_source_thread():
     source.status.state = "running"   # it said so, then its thread went away
     ok, text = health(r)
     assert not ok and "gone: thread not running" in text
+
+
+def test_snapshot_file_name_of_a_hostile_camera_stays_in_the_snapshot_folder(tmp_path):
+    import numpy as np
+
+    from gunwatch.domain import BBox, Confirmation, Frame, Incident
+
+    r = Runner([], NoDetector(), Confirmer(ConfirmSettings()), [], snapshot_dir=tmp_path / "snaps")
+    camera = "../../" + "x" * 5000
+    incident = Incident(id=f"{camera}:1:1", camera=camera, started_at=0.0, label="gun",
+                        confidence=0.9, box=BBox(1, 1, 2, 2))
+    frame = Frame(camera=camera, image=np.zeros((8, 8, 3), np.uint8), at=0.0)
+    written = r._with_snapshot(frame, Confirmation("opened", incident)).incident.snapshot
+    assert written and os.path.dirname(written) == str(tmp_path / "snaps")
