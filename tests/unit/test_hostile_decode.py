@@ -51,9 +51,12 @@ def test_pixel_limit_is_configurable():
 def test_bomb_costs_no_memory_in_a_fresh_process(tmp_path):
     picture = tmp_path / "bomb.png"
     picture.write_bytes(png_bomb(30000, 30000))
-    code = ("import resource, sys\nfrom gunwatch.inputs import read_image\n"
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so the child would report the
+    # peak of the pytest process it was forked from.
+    code = ("import re, sys\nfrom gunwatch.inputs import read_image\n"
             "try:\n    read_image(sys.argv[1])\nexcept ValueError as exc:\n    print(exc)\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
+            "status = open('/proc/self/status').read()\n"
+            "print(int(re.search(r'VmHWM:\\s+(\\d+)', status).group(1)) // 1024)")
     out = subprocess.run([sys.executable, "-c", code, str(picture)], capture_output=True, text=True,
                          timeout=120).stdout.split("\n")
     assert "max_pixels" in out[0]
