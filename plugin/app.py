@@ -70,6 +70,8 @@ class App:
         d = self.config.detector
         try:
             bundle = load_model(d.person_model)
+            if d.person_input:
+                bundle = bundle.at_input_size(d.person_input)
             return create_detector(d.person_backend, bundle, DetectorSettings(confidence=d.person_confidence),
                                    library=str(d.darknet_library) if d.darknet_library else None)
         except GunwatchError as exc:

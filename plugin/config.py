@@ -52,6 +52,10 @@ class DetectorConfig(GunwatchModel):
         "Debian's libdarknet cannot run yolov4-tiny, so auto picks opencv there)")
     person_confidence: float = Field(
         0.3, ge=0, le=1, description="minimum confidence of a person box that gets a crop")
+    person_input: int | None = Field(
+        None, ge=128, le=1280, multiple_of=32, description="side of the person model's input in "
+        "pixels (default: the bundle's; larger finds smaller, farther people, at a cost that grows "
+        "with the input's area)")
 
 
 Point = tuple[float, float]

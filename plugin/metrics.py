@@ -31,6 +31,14 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
 
 
+def _histogram(name: str, help_text: str, milliseconds) -> list[str]:
+    samples = [ms / 1000 for ms in list(milliseconds)]
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} histogram"]
+    lines += [f'{name}_bucket{{le="{bound}"}} {sum(s <= bound for s in samples)}' for bound in LATENCY_BUCKETS_S]
+    return lines + [f'{name}_bucket{{le="+Inf"}} {len(samples)}', f"{name}_sum {sum(samples):.6f}",
+                    f"{name}_count {len(samples)}"]
+
+
 def render(runner, extra: Callable[[], list[str]] | None = None) -> str:
     """The Prometheus exposition of a Runner's state."""
     c = runner.counters
@@ -46,13 +54,18 @@ def render(runner, extra: Callable[[], list[str]] | None = None) -> str:
               f"gunwatch_inbox_frames {runner.inbox.waiting()}",
               "# HELP gunwatch_inbox_dropped_total Queued frames dropped because the inbox was full.",
               "# TYPE gunwatch_inbox_dropped_total counter", f"gunwatch_inbox_dropped_total {runner.inbox.dropped}"]
-    samples = [ms / 1000 for ms in list(c.detect_ms)]
-    lines += ["# HELP gunwatch_detector_seconds Detection time per frame (last 1000 frames).",
-              "# TYPE gunwatch_detector_seconds histogram"]
-    for bound in LATENCY_BUCKETS_S:
-        lines.append(f'gunwatch_detector_seconds_bucket{{le="{bound}"}} {sum(s <= bound for s in samples)}')
-    lines += [f'gunwatch_detector_seconds_bucket{{le="+Inf"}} {len(samples)}',
-              f"gunwatch_detector_seconds_sum {sum(samples):.6f}", f"gunwatch_detector_seconds_count {len(samples)}"]
+    lines += _histogram("gunwatch_detector_seconds", "Detection time per frame, regions included "
+                        "(last 1000 frames).", c.detect_ms)
+    lines += _histogram("gunwatch_person_pass_seconds", "Time of the person model on one frame, on "
+                        "frames that ran it (last 1000).", c.person_ms)
+    lines += _histogram("gunwatch_gun_pass_seconds", "Time of all gun-model passes of one frame "
+                        "(last 1000 frames).", c.gun_ms)
+    regions = list(c.regions)
+    lines += ["# HELP gunwatch_regions_per_frame Regions the gun model looked at per frame (mean of the last 1000).",
+              "# TYPE gunwatch_regions_per_frame gauge",
+              f"gunwatch_regions_per_frame {sum(regions) / len(regions) if regions else 0:.3f}",
+              "# HELP gunwatch_regions_dropped_total Regions left out by regions.max_regions.",
+              "# TYPE gunwatch_regions_dropped_total counter", f"gunwatch_regions_dropped_total {c.regions_dropped}"]
     for name, kind, help_text, value in (
             ("gunwatch_source_up", "gauge", "1 while the source delivers frames.", lambda s: int(s.state == "running")),
             ("gunwatch_source_frames_total", "counter", "Frames handed over by the source.", lambda s: s.frames),

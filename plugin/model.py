@@ -65,6 +65,14 @@ class ModelBundle(_Strict):
     def name(self) -> str:
         return self.meta.name
 
+    def at_input_size(self, side: int) -> ModelBundle:
+        """The same network run at a `side` x `side` input (a multiple of 32). YOLO's layers are
+        size-independent; a larger input lets a COCO model see smaller people, at a cost in time
+        that grows with the input's area."""
+        spec = self.meta.input.model_copy(update={"width": side, "height": side})
+        InputSpec.model_validate(spec.model_dump())  # the multiple-of-32 rule
+        return self.model_copy(update={"meta": self.meta.model_copy(update={"input": spec})})
+
 
 def models_dirs() -> list[Path]:
     """Where bundled model names are looked up, first match wins."""

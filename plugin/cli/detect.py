@@ -11,8 +11,17 @@ from pathlib import Path
 
 import cv2
 
+from pydantic import ValidationError
+
 from .. import annotate, inputs
-from ..detectors.select import AUTO, backend_names
+from ..config import DetectorConfig
+from ..detectors.base import Detector, DetectorSettings
+from ..detectors.select import AUTO, backend_names, create_detector
+from ..model import load_model
+from ..regions.config import AUTO as AUTO_REGIONS
+from ..regions.config import MODES as REGION_MODES
+from ..regions.config import RegionSettings
+from ..regions.stage import RegionDetector
 from ..errors import SourceError
 from ..progress import Progress
 from . import options
@@ -37,6 +46,15 @@ examples:
       {"source", "frame", "detections": [{"label", "confidence", "box": [x, y, w, h]}], "ms"}
       (box in pixels of the input, top-left corner and size; ms = detection time)
   gunwatch detect rtsp://user:pass@cam/stream --max-frames 100 --backend darknet
+  gunwatch detect cam1-1080p.jpg --regions whole,person --out /tmp/out --draw-regions
+      look at the whole frame and at a crop around each person (small, far guns), and
+      draw the regions (blue) beside the detections
+
+regions (--regions, as `regions.modes` in the config): whole = the frame shrunk to the model
+input; person = a square crop around each person the person model finds; tiles = a 3x2
+overlapping grid; motion = crops around what moved since the previous frame of a video or
+stream (nothing on single images); auto (default) = whole, plus person for frames larger
+than twice the model input. Boxes from all regions are merged by NMS.
 
 exit status: 0 all inputs read, 1 some inputs failed, 2 usage or model error, 3 no backend."""
 
@@ -51,8 +69,17 @@ def add_parser(sub) -> None:
                         help="detector engine; auto measures once and picks the fastest "
                              "(default auto)")
     options.add_threshold_options(parser)
+    parser.add_argument("--regions", type=region_modes, default=[AUTO_REGIONS], metavar="MODES",
+                        help=f"comma-separated region modes: {AUTO_REGIONS} (default), "
+                             f"{', '.join(REGION_MODES)}; see below")
+    parser.add_argument("--person-model", metavar="M", default=DetectorConfig().person_model,
+                        help="COCO model of person regions (default: %(default)s)")
+    parser.add_argument("--person-input", type=options.positive_int, metavar="PX",
+                        help="person model input side, a multiple of 32 (default: the model's)")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="write annotated images (and .mp4 for videos) under DIR")
+    parser.add_argument("--draw-regions", action="store_true",
+                        help="with --out: draw the regions the gun model looked at, in blue")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object per analysed frame on stdout")
     parser.add_argument("--stride", type=options.positive_int, default=1, metavar="N",
@@ -99,16 +126,42 @@ class AnnotatedOutput:
             writer.release()
 
 
+def region_modes(text: str) -> list[str]:
+    try:
+        return RegionSettings(modes=[m.strip() for m in text.split(",")]).modes
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from exc
+
+
+def region_stage(args: argparse.Namespace, model, detector) -> tuple[RegionDetector, Detector | None]:
+    """The gun detector behind the region stage, and the person detector it uses, if any.
+    Offline, every analysed frame gets its own person pass (person_every_s 0)."""
+    settings = RegionSettings(modes=args.regions, person_every_s=0)
+    person = None
+    if settings.uses_person():
+        bundle = load_model(args.person_model)
+        if args.person_input:
+            bundle = bundle.at_input_size(args.person_input)
+        # auto: the person model may be one a family of libdarknet cannot build (yolov4-tiny on
+        # Debian's), whatever backend runs the gun model.
+        person = create_detector(AUTO, bundle, library=args.darknet_lib)
+    _, nms = DetectorSettings(args.conf, args.nms).resolve(model)
+    side = max(model.meta.input.width, model.meta.input.height)
+    return RegionDetector(detector, nms, side, lambda camera: settings, person), person
+
+
 def run(args: argparse.Namespace) -> int:
     model = options.load(args)
     detector = options.detector(args, model, args.backend)
+    regions, person = region_stage(args, model, detector)
     items = inputs.expand(args.paths)[: args.limit]
     output = AnnotatedOutput(args.out) if args.out else None
     progress = Progress(len(items), "detect", enabled=None if not args.json else False)
     failed: list[inputs.InputFailure] = []
     frames_done = frames_with_hits = 0
-    # Annotated output is drawn at full resolution; detection alone can use a reduced decode.
-    reduce_for = None if output else model.meta.input
+    # Annotated output is drawn, and crops are cut, at full resolution; whole-frame detection
+    # alone can use a reduced decode.
+    reduce_for = None if output or args.regions != ["whole"] else model.meta.input
     try:
         for ref, relative in items:
             is_video = inputs.is_stream(ref) or Path(ref).suffix.lower() in inputs.VIDEO_SUFFIXES
@@ -118,7 +171,8 @@ def run(args: argparse.Namespace) -> int:
                     log.warning("input failed: source=%s reason=%s", item.source, item.reason)
                     continue
                 started = time.perf_counter()
-                detections = [d.scaled(*item.scale) for d in detector.detect(item.image)]
+                result = regions.detect_regions(item.source, item.image, float(item.index))
+                detections = [d.scaled(*item.scale) for d in result.detections]
                 ms = (time.perf_counter() - started) * 1000
                 frames_done += 1
                 frames_with_hits += bool(detections)
@@ -131,13 +185,16 @@ def run(args: argparse.Namespace) -> int:
                     where = item.source if not is_video else f"{item.source}#{item.index}"
                     print(f"{where}: {found} ({ms:.0f} ms)")
                 if output:
-                    output.write(item, annotate.draw(item.image, detections), is_video)
+                    drawn = annotate.draw_regions(item.image, result.regions) if args.draw_regions else item.image
+                    output.write(item, annotate.draw(drawn, detections), is_video)
             progress.advance(note=Path(ref).name[:30])
     finally:
         progress.close()
         if output:
             output.close()
         detector.close()
+        if person is not None:
+            person.close()
     summary = (f"{frames_done} frames from {len(items) - len(failed)} of {len(items)} inputs, "
                f"{frames_with_hits} with detections ({detector.name} backend, model {model.name})")
     print(summary, file=sys.stderr)

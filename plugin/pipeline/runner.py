@@ -154,6 +154,10 @@ class Runner:
         log.info("status detector=%s frames=%d waiting=%d p50_ms=%.0f errors=%d", self.detector.name,
                  sum(self.counters.frames.values()), self.inbox.waiting(),
                  ms[len(ms) // 2] if ms else 0.0, self.counters.errors)
+        regions, person = list(self.counters.regions), sorted(self.counters.person_ms)
+        if regions:
+            log.info("status regions per_frame=%.1f person_p50_ms=%.0f dropped=%d", sum(regions) / len(regions),
+                     person[len(person) // 2] if person else 0.0, self.counters.regions_dropped)
 
     def process(self, frame: Frame) -> list[Confirmation]:
         """Everything that happens to one frame; public so tests and `demo` can drive it."""

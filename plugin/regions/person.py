@@ -3,8 +3,10 @@ the person, large enough for a gun held at arm's length. The crop reaches the gu
 model's input size, so a far person's gun is enlarged instead of shrunk with the whole frame.
 
 The person pass costs about as much as one gun pass, so a camera reuses the persons it found
-less than `person_every_s` ago: at a few frames per second people move a few pixels between
-frames, well inside the crop's margin.
+on an earlier frame when nothing in the scene has moved since (a thumbnail of the frame against
+the one of that pass), for up to `STILL_REUSE_S`; and always when they were found less than
+`person_every_s` ago, as at several frames per second people move a few pixels between frames,
+well inside the crop's margin.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 
+import cv2
 import numpy as np
 
 from ..detectors.base import Detector
@@ -23,6 +26,20 @@ from .config import RegionSettings
 log = logging.getLogger(__name__)
 
 PERSON_LABEL = "person"
+THUMB_SIZE = (80, 45)     # a 1080p person 60 px wide still covers a few pixels of it
+THUMB_CHANGE = 12         # grey levels: more than compression noise after the blur
+STILL_SHARE = 0.001       # under this share of changed thumbnail pixels, the scene is still
+STILL_REUSE_S = 10.0      # a person missed by one pass is looked for again at least this often
+
+
+def thumbnail(image: np.ndarray) -> np.ndarray:
+    small = cv2.resize(image, THUMB_SIZE, interpolation=cv2.INTER_AREA)
+    grey = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    return cv2.GaussianBlur(grey, (3, 3), 0)
+
+
+def still(before: np.ndarray, now: np.ndarray) -> bool:
+    return float((cv2.absdiff(before, now) > THUMB_CHANGE).mean()) < STILL_SHARE
 
 
 @register("region", "person")
@@ -34,20 +51,23 @@ class PersonRegions:
             raise ValueError("person regions need the person model (detector.person_model)")
         self.person, self.settings = person, settings
         self._found_at: float | None = None
+        self._thumb: np.ndarray | None = None
         self._persons: list[BBox] = []
         self.last_ms = 0.0  # time of this frame's person pass; 0 when the persons were reused
 
     def persons(self, image: np.ndarray, at: float) -> list[BBox]:
-        """People in the frame, largest first: found now, or reused from a recent frame."""
-        fresh = self._found_at is not None and 0 <= at - self._found_at < self.settings.person_every_s
-        if fresh:
-            self.last_ms = 0.0
-            return self._persons
+        """People in the frame, largest first: found now, or reused from an earlier frame."""
+        thumb = thumbnail(image)
+        if self._found_at is not None and self._thumb is not None and self._thumb.shape == thumb.shape:
+            age = at - self._found_at
+            if 0 <= age < self.settings.person_every_s or (0 <= age < STILL_REUSE_S and still(self._thumb, thumb)):
+                self.last_ms = 0.0
+                return self._persons
         started = time.perf_counter()
         found = [d.box for d in self.person.detect(image) if d.label == PERSON_LABEL]
         self.last_ms = (time.perf_counter() - started) * 1000
         self._persons = sorted(found, key=lambda b: -b.area)
-        self._found_at = at
+        self._found_at, self._thumb = at, thumb
         return self._persons
 
     def propose(self, image: np.ndarray, at: float) -> list[Region]:
