@@ -65,8 +65,9 @@ def test_sighup_reloads_and_keeps_queued_alerts(tmp_path, coco_tiny_cfg, sample_
             (first / "door" / "person.jpg").write_bytes(person)
             assert wait_for(lambda: len(hook.statuses) < 10_000 - 1), "the alert was never attempted"
 
-            # A broken file: refused, named, and the service goes on.
-            config.write_text(config_text(state, first, coco_tiny_cfg, url, "defaults:\n  labls: [x]\n"))
+            # A broken file: refused, named, and the service goes on. (A second `defaults:`
+            # would be refused as a duplicate key, so the typo goes under a camera.)
+            config.write_text(config_text(state, first, coco_tiny_cfg, url, "cameras:\n  door: {labls: [x]}\n"))
             process.send_signal(signal.SIGHUP)
             assert wait_for(lambda: "reload of" in text()), text()
             assert "still running the previous config" in text() and "labls" in text()
