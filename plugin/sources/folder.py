@@ -266,7 +266,7 @@ class FolderSource:
             return
         written_at = identity[1] / 1e9
         self.status.frame(written_at)
-        sink(Frame(camera=self.camera_for(path, root), image=image, at=written_at, origin=str(path),
+        sink(Frame(camera=self.camera_for(path, root), image=image, at=written_at, origin=printable(str(path)),
                    scale=(sx, sy), single_frame=self.config.snapshot_only,
                    ack=lambda: self._analysed(path, identity)))
 

@@ -83,6 +83,7 @@ def test_camera_name_from_a_hostile_folder_name_cannot_forge_a_log_line(start):
     (folder / "a.jpg").write_bytes(jpeg_bytes(3))
     frames = collected.wait_for(1)
     assert frames[0].camera == "door_2026-12-05 INFO all clear"
+    assert "\n" not in frames[0].origin and frames[0].origin.endswith("door_2026-12-05 INFO all clear/a.jpg")
 
 
 def test_journal_catches_up_on_restart_exactly_once(start, tmp_path):
