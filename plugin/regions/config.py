@@ -27,7 +27,8 @@ class RegionSettings(GunwatchModel):
         "pixels (a far person's crop is enlarged to the model input, not the other way round)")
     person_every_s: float = Field(
         1.0, ge=0, le=60, description="persons found less than this many seconds ago are reused "
-        "instead of running the person model again (0: every frame)")
+        "instead of running the person model again, and on a scene where nothing moved for up "
+        "to 10 s (0: a person pass on every frame)")
     tiles: tuple[int, int] = Field(
         (3, 2), description="`tiles` mode: columns and rows of the grid")
     tile_overlap: float = Field(

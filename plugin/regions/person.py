@@ -58,7 +58,8 @@ class PersonRegions:
     def persons(self, image: np.ndarray, at: float) -> list[BBox]:
         """People in the frame, largest first: found now, or reused from an earlier frame."""
         thumb = thumbnail(image)
-        if self._found_at is not None and self._thumb is not None and self._thumb.shape == thumb.shape:
+        reuse = self.settings.person_every_s > 0 and self._found_at is not None
+        if reuse and self._thumb is not None and self._thumb.shape == thumb.shape:
             age = at - self._found_at
             if 0 <= age < self.settings.person_every_s or (0 <= age < STILL_REUSE_S and still(self._thumb, thumb)):
                 self.last_ms = 0.0
