@@ -43,7 +43,7 @@ examples:
   gunwatch train prepare ../shared/datasets/pistols out/pistols-given --class-names gun --split file
   gunwatch train prepare ../shared/datasets/pistols out/pistols-tight --class-names gun --split file \\
       --tighten-rotated --upright-rotated
-  gunwatch train prepare ../shared/datasets/pistols out/pistols-neg --class-names gun --split file \
+  gunwatch train prepare ../shared/datasets/pistols out/pistols-neg --class-names gun --split file \\
       --tighten-rotated --upright-rotated --gun-free-share 0.25 --negatives ~/empty-rooms
   gunwatch train prepare ~/voc-guns out/voc --fix --drop
 
@@ -161,9 +161,9 @@ examples:
   gunwatch train run runs/gun1 --resume                 # after Ctrl-C, a crash or a reboot
   gunwatch train run runs/quick --engine torch --data out/pistols/obj.data --cfg gun.cfg \\
       --weights ../shared/weights/yolov3-tiny.weights --iterations 200 --size 320
-  gunwatch train run /var/tmp/gunwatch-train/v4 --engine torch --data out/pistols-neg/obj.data \
-      --cfg v4.cfg --weights ../shared/weights/yolov4-tiny.weights --iterations 6000 \
-      --unfreeze-at 200 --multi-scale 320 --ema 0.995 --zoom-out 0.3 --eval-every 200
+  gunwatch train run /var/tmp/gunwatch-train/v4 --engine torch --data out/pistols-neg/obj.data \\
+      --cfg v4.cfg --weights ../shared/weights/yolov4-tiny.weights --iterations 6000 \\
+      --unfreeze-at 200 --multi-scale 320 --ema 0.995 --zoom-out 0.25 --bf16 --eval-every 200
   gunwatch train run /var/tmp/gunwatch-train/v4 --resume
   gunwatch detect --model runs/gun1/bundle picture.jpg
 
