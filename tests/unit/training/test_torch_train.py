@@ -171,3 +171,16 @@ def test_an_interrupted_run_resumes_into_the_same_weights(tmp_path):
     for name in ("last.weights", "final.weights"):
         assert (tmp_path / "straight" / name).read_bytes() == (tmp_path / "resumed" / name).read_bytes()
     assert (tmp_path / "straight" / "loss.csv").read_text() == (tmp_path / "resumed" / "loss.csv").read_text()
+
+
+def test_bf16_trains_the_same_batch_close_to_float32(tmp_path):
+    train = _list_file(tmp_path / "train.txt", "train", 2)
+    losses, weights = {}, {}
+    for kind, extra in (("fp32", []), ("bf16", ["--bf16"])):
+        out = tmp_path / kind
+        assert main(_tiny_run_args(train, train, out) + [
+            "--micro-batch", "2", "--burn-in", "0", "--lr", "0.001", "--iterations", "1"] + extra) == 0
+        losses[kind] = float((out / "loss.csv").read_text().splitlines()[1].split(",")[1])
+        weights[kind] = (out / "last.weights").read_bytes()
+    assert weights["fp32"] != weights["bf16"]  # autocast did run the passes in bfloat16
+    assert losses["bf16"] == pytest.approx(losses["fp32"], rel=0.02)
