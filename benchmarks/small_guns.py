@@ -16,7 +16,7 @@ scene before somebody walks in; only the composite is scored and timed. Reported
 gun-free frames with a gun box, false boxes in gun frames, ms per frame, regions per frame.
 
     python benchmarks/small_guns.py --json [--frames 120] [--confidences 0.6,0.35]
-        [--modes whole,person,motion,tiles] [--model M]
+        [--modes whole,person,motion,tiles] [--person-inputs 416,608] [--model M]
 """
 
 from __future__ import annotations
@@ -173,7 +173,9 @@ def main() -> int:
     parser.add_argument("--model", help="gun model (default: the bundled default)")
     parser.add_argument("--backend", default="opencv")
     parser.add_argument("--split", default="test", help="pistols split the pictures come from")
-    parser.add_argument("--max-regions", type=int, default=4)
+    parser.add_argument("--max-regions", type=int, default=RegionSettings().max_regions)
+    parser.add_argument("--person-inputs", default="416",
+                        help="person model input sides to compare (person mode runs once per side)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     confidences = [float(c) for c in args.confidences.split(",")]
@@ -184,19 +186,26 @@ def main() -> int:
     model = load_model(args.model)
     gun = create_detector(args.backend, model, DetectorSettings(confidence=min(confidences)))
     _, nms = DetectorSettings().resolve(model)
-    person = create_detector(args.backend, load_model("person-yolov4-tiny"))
+    person_model = load_model("person-yolov4-tiny")
+    person = create_detector(args.backend, person_model)
     pictures = held_guns(person, args.split)
+    people = {int(side): create_detector(args.backend, person_model.at_input_size(int(side)))
+              for side in args.person_inputs.split(",")}
     gun_frames, free_frames = build_frames(pictures, args.frames)
     settings = {"max_regions": args.max_regions}
     rows = []
-    for mode in modes:
-        gun_results = run_mode(mode, gun, person, nms, gun_frames, settings)
-        free_results = run_mode(mode, gun, person, nms, free_frames, settings)
+    runs = [(mode, side) for mode in modes for side in (people if mode == "person" else [None])]
+    for mode, side in runs:
+        detector = people[side] if side else person
+        gun_results = run_mode(mode, gun, detector, nms, gun_frames, settings)
+        free_results = run_mode(mode, gun, detector, nms, free_frames, settings)
         for confidence in confidences:
             rows.append(score(mode, gun_results, free_results, gun_frames, confidence))
+            if side:
+                rows[-1]["person_input"] = side
             if not args.json:
                 r = rows[-1]
-                print(f"{mode:>7} @ {confidence}: recall {r['recall_iou0.5']:.2f} (IoU 0.3: "
+                print(f"{mode:>7}{side or ''} @ {confidence}: recall {r['recall_iou0.5']:.2f} (IoU 0.3: "
                       f"{r['recall_iou0.3']:.2f}), gun-free frames with a box "
                       f"{r['gun_free_frames_with_a_gun_box']:.1%}, {r['ms_per_frame_p50']:.0f} ms, "
                       f"{r['regions_per_frame']:.1f} regions", file=sys.stderr)

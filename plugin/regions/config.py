@@ -17,8 +17,9 @@ class RegionSettings(GunwatchModel):
         "(crops around moving pixels), `tiles` (an overlapping grid); `auto` = whole plus person "
         "for frames larger than twice the model input, whole alone for smaller ones")
     max_regions: int = Field(
-        4, ge=1, le=64, description="most gun-model passes per frame (whole frame included); "
-        "extra regions are dropped, largest kept first, and counted in /metrics")
+        7, ge=1, le=64, description="most gun-model passes per frame (whole frame included: "
+        "whole plus a 3x2 grid, or whole plus 6 persons); extra regions are dropped, the whole "
+        "frame and the largest persons kept first, and counted in /metrics")
     crop_grow: float = Field(
         0.25, ge=0, le=2, description="person and motion crops: margin added to the longer "
         "side of the box, so a gun held at arm's length is inside the crop")
