@@ -10,9 +10,10 @@ start: the folder's archive, not analysed), `done` (the pipeline acknowledged it
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from pathlib import Path
+
+from ..statedb import open_state_db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,14 +34,7 @@ class FolderJournal:
 
     def __init__(self, path: Path | None):
         self.path = path
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: every statement commits at once; a kill -9 loses nothing acked.
-        self._db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False,
-                                   isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL" if path else "PRAGMA journal_mode=MEMORY")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_state_db(path, _SCHEMA)
         self._lock = threading.Lock()
 
     def first_start(self) -> bool:

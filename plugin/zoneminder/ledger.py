@@ -4,9 +4,10 @@ gunwatch or of ZoneMinder neither skips an event nor analyses a frame twice."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from pathlib import Path
+
+from ..statedb import open_state_db
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +32,7 @@ class EventLedger:
 
     def __init__(self, path: Path | None):
         self.path = path
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: every statement commits at once; a crash loses nothing acked.
-        self._db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False,
-                                   isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL" if path else "PRAGMA journal_mode=MEMORY")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_state_db(path, _SCHEMA)
         self._lock = threading.Lock()
 
     def high_water(self) -> int | None:
