@@ -10,7 +10,11 @@ camera's analysed frames per second and the lag from a frame's capture to the en
 analysis. A count holds when every camera keeps >= 0.9 analysed fps and the p95 lag is < 1 s.
 
     python benchmarks/capacity.py --json [--cameras 1,2,4,6,8,10,12] [--seconds 30]
-        [--modes whole,person]
+        [--modes whole,auto,whole+person] [--person-input 416]
+
+A mode is a camera's `regions.modes`, several joined by `+`: `whole` is the baseline (the
+pipeline before regions), `auto` the default (person crops, the whole frame when nobody is
+found), `whole+person` both on every frame.
 """
 
 from __future__ import annotations
@@ -78,12 +82,13 @@ class LagSink:
         pass
 
 
-def trial(clip: Path, cameras: int, mode: str, seconds: float, state: Path) -> dict:
+def trial(clip: Path, cameras: int, mode: str, seconds: float, state: Path, person_input: int | None) -> dict:
     config = GunwatchConfig.model_validate({
         "state_dir": str(state), "metrics": {"enabled": False},
+        "detector": {"person_input": person_input} if person_input else {},
         "sources": [{"type": "stream", "camera": f"cam{i}", "url": str(clip), "fps": 1.0, "loop": True}
                     for i in range(cameras)],
-        "defaults": {"regions": {"modes": ["whole"] if mode == "whole" else ["whole", mode]},
+        "defaults": {"regions": {"modes": mode.split("+")},
                      "confirm": {"cooldown_s": 3600}}})
     sink = LagSink()
     app = App(config, extra_sinks=[sink])
@@ -99,6 +104,7 @@ def trial(clip: Path, cameras: int, mode: str, seconds: float, state: Path) -> d
             "analysed_fps_total": round(sum(per_camera), 2),
             "p95_lag_s": round(float(np.percentile(lags, 95)), 3) if lags else None,
             "ms_per_frame": round(float(np.median(ms)), 1) if ms else None,
+            "ms_per_frame_mean": round(float(np.mean(ms)), 1) if ms else None,
             "regions_per_frame": round(float(np.mean(counters.regions)), 2) if counters.regions else None,
             "person_passes_per_frame": round(len(counters.person_ms) / len(ms), 2) if ms else None,
             "held": bool(lags) and min(per_camera) >= FPS_FLOOR and float(np.percentile(lags, 95)) < LAG_LIMIT_S}
@@ -107,7 +113,9 @@ def trial(clip: Path, cameras: int, mode: str, seconds: float, state: Path) -> d
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cameras", default="1,2,4,6,8,10,12", help="camera counts to try, ascending")
-    parser.add_argument("--modes", default="whole,person")
+    parser.add_argument("--modes", default="whole,auto,whole+person",
+                        help="region modes to compare, `+` joining the modes of one run")
+    parser.add_argument("--person-input", type=int, help="person model input side (default: the config's)")
     parser.add_argument("--seconds", type=float, default=30.0, help="measured seconds per trial")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -118,14 +126,16 @@ def main() -> int:
     report = {"name": "capacity", "params": {"clip": f"1920x1080 mp4v at {CLIP_FPS} fps, looped",
                                              "analysed_fps_per_camera": 1.0, "seconds": args.seconds,
                                              "warm_up_s": WARM_UP_S, "fps_floor": FPS_FLOOR,
-                                             "lag_limit_s": LAG_LIMIT_S}, "baseline": "whole", "modes": {}}
+                                             "lag_limit_s": LAG_LIMIT_S, "person_input": args.person_input},
+              "baseline": "whole", "modes": {}}
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "scene.mp4"
         make_clip(clip)
         for mode in modes:
             trials = []
             for count in counts:
-                result = trial(clip, count, mode, args.seconds, Path(tmp) / f"state-{mode}-{count}")
+                result = trial(clip, count, mode, args.seconds, Path(tmp) / f"state-{mode}-{count}",
+                               args.person_input)
                 trials.append(result)
                 if not args.json:
                     print(f"{mode:>7} x{count}: {result}", file=sys.stderr)

@@ -16,7 +16,10 @@ scene before somebody walks in; only the composite is scored and timed. Reported
 gun-free frames with a gun box, false boxes in gun frames, ms per frame, regions per frame.
 
     python benchmarks/small_guns.py --json [--frames 120] [--confidences 0.6,0.35]
-        [--modes whole,person,motion,tiles] [--person-inputs 416,608] [--model M]
+        [--modes whole,auto,whole+person,whole+motion,whole+tiles] [--person-inputs 416,608] [--model M]
+
+A mode is one entry of a camera's `regions.modes`, or several joined by `+`: `auto` is the
+default (person crops, the whole frame when nobody is found), `whole+person` pays for both.
 """
 
 from __future__ import annotations
@@ -113,12 +116,12 @@ def build_frames(pictures, count: int, seed: int = 7):
 
 def run_mode(mode: str, gun_detector, person_detector, nms: float, frames, settings: dict):
     """Detections and timings of one mode over the frames (backdrop first, then the composite)."""
-    region_settings = RegionSettings(modes=[mode] if mode == "whole" else ["whole", mode], **settings)
+    region_settings = RegionSettings(modes=mode.split("+"), **settings)
     stage = RegionDetector(gun_detector, nms, 416, lambda camera: region_settings, person_detector)
     results = []
     for k, (backdrop, frame, _, _) in enumerate(frames):
         camera = f"{mode}-{k}"
-        if mode == "motion":
+        if "motion" in mode:
             stage.detect_regions(camera, backdrop, 0.0)  # the scene before somebody walked in
         started = time.perf_counter()
         result = stage.detect_regions(camera, frame, 2.0)
@@ -168,14 +171,15 @@ def score(mode: str, gun_results, free_results, gun_frames, confidence: float) -
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=120, help="gun frames (and as many gun-free)")
-    parser.add_argument("--modes", default="whole,person,motion,tiles")
+    parser.add_argument("--modes", default="whole,auto,whole+person,whole+motion,whole+tiles",
+                        help="region modes to compare, `+` joining the modes of one run")
     parser.add_argument("--confidences", default="0.6,0.35", help="gun thresholds to score")
     parser.add_argument("--model", help="gun model (default: the bundled default)")
     parser.add_argument("--backend", default="opencv")
     parser.add_argument("--split", default="test", help="pistols split the pictures come from")
     parser.add_argument("--max-regions", type=int, default=RegionSettings().max_regions)
     parser.add_argument("--person-inputs", default="416",
-                        help="person model input sides to compare (person mode runs once per side)")
+                        help="person model input sides to compare (each mode with person runs once per side)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     confidences = [float(c) for c in args.confidences.split(",")]
@@ -194,7 +198,7 @@ def main() -> int:
     gun_frames, free_frames = build_frames(pictures, args.frames)
     settings = {"max_regions": args.max_regions}
     rows = []
-    runs = [(mode, side) for mode in modes for side in (people if mode == "person" else [None])]
+    runs = [(mode, side) for mode in modes for side in (people if mode == "auto" or "person" in mode else [None])]
     for mode, side in runs:
         detector = people[side] if side else person
         gun_results = run_mode(mode, gun, detector, nms, gun_frames, settings)
@@ -205,7 +209,7 @@ def main() -> int:
                 rows[-1]["person_input"] = side
             if not args.json:
                 r = rows[-1]
-                print(f"{mode:>7}{side or ''} @ {confidence}: recall {r['recall_iou0.5']:.2f} (IoU 0.3: "
+                print(f"{mode:>12} {side or ''} @ {confidence}: recall {r['recall_iou0.5']:.2f} (IoU 0.3: "
                       f"{r['recall_iou0.3']:.2f}), gun-free frames with a box "
                       f"{r['gun_free_frames_with_a_gun_box']:.1%}, {r['ms_per_frame_p50']:.0f} ms, "
                       f"{r['regions_per_frame']:.1f} regions", file=sys.stderr)

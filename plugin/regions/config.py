@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import Field, field_validator
 
 from ..schema import GunwatchModel
@@ -14,8 +16,9 @@ class RegionSettings(GunwatchModel):
     modes: list[str] = Field(
         [AUTO], description="where the gun model looks: `whole` (the frame shrunk to the model "
         "input), `person` (a square crop around each person the person model finds), `motion` "
-        "(crops around moving pixels), `tiles` (an overlapping grid); `auto` = whole plus person "
-        "for frames larger than twice the model input, whole alone for smaller ones")
+        "(crops around moving pixels), `tiles` (an overlapping grid); `auto` = person crops for "
+        "frames larger than twice the model input, the whole frame instead when the person model "
+        "finds nobody, and whole alone for smaller frames")
     max_regions: int = Field(
         7, ge=1, le=64, description="most gun-model passes per frame (whole frame included: "
         "whole plus a 3x2 grid, or whole plus 6 persons); extra regions are dropped, the whole "
@@ -68,9 +71,24 @@ class RegionSettings(GunwatchModel):
         return self.modes == ["whole"]
 
 
-def resolve_modes(settings: RegionSettings, frame_w: int, frame_h: int, model_side: int) -> list[str]:
+@dataclass(frozen=True)
+class ModePlan:
+    """The modes a frame gets, and whether the whole frame stands in when they find nothing."""
+
+    modes: list[str]
+    whole_when_empty: bool = False
+
+
+def resolve_modes(settings: RegionSettings, frame_w: int, frame_h: int, model_side: int) -> ModePlan:
     """The modes a frame gets. `auto`: a frame up to about twice the model input loses little
-    when shrunk whole, so it keeps `whole`; a larger one adds `person` crops."""
+    when shrunk whole, so it keeps `whole`. A larger one gets `person` crops, and the whole
+    frame only when nobody is found: a person's crop shows that person's gun larger than the
+    whole frame does, and dropping the whole pass where people are is what lets one 2-core
+    machine keep up with several cameras (benchmarks/capacity.py). A gun whose holder the
+    person model misses, beside a person it finds, is then seen by neither: list
+    `[whole, person]` to pay for both on every frame."""
     if settings.modes != [AUTO]:
-        return list(settings.modes)
-    return ["whole", "person"] if max(frame_w, frame_h) > 2 * model_side else ["whole"]
+        return ModePlan(list(settings.modes))
+    if max(frame_w, frame_h) > 2 * model_side:
+        return ModePlan(["person"], whole_when_empty=True)
+    return ModePlan(["whole"])

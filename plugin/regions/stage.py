@@ -79,10 +79,13 @@ class RegionDetector:
         h, w = image.shape[:2]
         proposed: list[Region] = []
         person_ms = 0.0
-        for mode in resolve_modes(state.settings, w, h, self.model_side):
+        plan = resolve_modes(state.settings, w, h, self.model_side)
+        for mode in plan.modes:
             proposer = self._proposer(state, mode)
             proposed += proposer.propose(image, at)
             person_ms += getattr(proposer, "last_ms", 0.0)
+        if plan.whole_when_empty and not proposed:
+            proposed = self._proposer(state, "whole").propose(image, at)
         # The whole frame first: it is today's view, and never worse than without regions.
         proposed.sort(key=lambda r: r.kind != "whole")
         cap = state.settings.max_regions

@@ -6,7 +6,7 @@ import pytest
 
 from gunwatch.domain import BBox, Detection
 from gunwatch.regions.base import Region, merge, square_crop, to_frame, without_repeats
-from gunwatch.regions.config import RegionSettings, resolve_modes
+from gunwatch.regions.config import ModePlan, RegionSettings, resolve_modes
 from gunwatch.regions.grid import grid
 
 
@@ -68,9 +68,10 @@ def test_tiles_cover_the_frame_with_the_asked_overlap():
     assert overlap == pytest.approx(0.2 * 738.46, abs=1)
 
 
-def test_auto_adds_person_regions_only_to_frames_larger_than_twice_the_model_input():
+def test_auto_uses_person_regions_on_frames_larger_than_twice_the_model_input():
     auto = RegionSettings()
-    assert resolve_modes(auto, 1920, 1080, 416) == ["whole", "person"]
-    assert resolve_modes(auto, 832, 468, 416) == ["whole"]
-    assert resolve_modes(auto, 300, 200, 416) == ["whole"]
-    assert resolve_modes(RegionSettings(modes=["tiles"]), 300, 200, 416) == ["tiles"]
+    assert resolve_modes(auto, 1920, 1080, 416) == ModePlan(["person"], whole_when_empty=True)
+    assert resolve_modes(auto, 832, 468, 416) == ModePlan(["whole"])
+    assert resolve_modes(auto, 300, 200, 416) == ModePlan(["whole"])
+    assert resolve_modes(RegionSettings(modes=["tiles"]), 300, 200, 416) == ModePlan(["tiles"])
+    assert resolve_modes(RegionSettings(modes=["whole", "person"]), 1920, 1080, 416) == ModePlan(["whole", "person"])

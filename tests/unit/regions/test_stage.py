@@ -57,6 +57,18 @@ def test_person_crops_reach_the_gun_model_and_their_boxes_come_back_in_frame_pix
     assert person.calls == 1 and result.person_ms > 0
 
 
+def test_auto_looks_at_the_persons_of_a_large_frame_and_at_the_whole_frame_when_there_are_none():
+    gun = RecordingGun()
+    person = Persons([BBox(450, 300, 100, 200)])
+    result = stage(gun, person).detect_regions("cam", frame(), 0.0)
+    assert [r.kind for r in result.regions] == ["person"] and gun.shapes == [(256, 256)]
+    gun.shapes.clear()
+    person.boxes = []
+    result = stage(gun, person).detect_regions("cam", frame(), 0.0)
+    assert [r.kind for r in result.regions] == ["whole"] and gun.shapes == [(1080, 1920)]
+    assert person.calls == 2
+
+
 def test_the_cap_keeps_the_whole_frame_and_the_largest_persons_and_counts_the_rest():
     gun = RecordingGun()
     person = Persons([BBox(100 + 400 * i, 300, 50 + 10 * i, 300 + 50 * i) for i in range(4)])
