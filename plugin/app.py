@@ -19,6 +19,7 @@ from .metrics import MetricsServer
 from .model import ModelBundle, load_model
 from .pipeline.confirm import Confirmer
 from .pipeline.runner import Runner
+from .regions.person import load_person_detector
 from .regions.stage import RegionDetector
 from .sinks.base import Sink
 from .sinks.incident_log import IncidentLog
@@ -67,17 +68,7 @@ class App:
 
     def init_person_detector(self) -> Detector:
         """The one person detector of all cameras' person regions."""
-        d = self.config.detector
-        try:
-            bundle = load_model(d.person_model)
-            if d.person_input:
-                bundle = bundle.at_input_size(d.person_input)
-            return create_detector(d.person_backend, bundle, DetectorSettings(confidence=d.person_confidence),
-                                   library=str(d.darknet_library) if d.darknet_library else None)
-        except GunwatchError as exc:
-            raise ConfigError(f"detector.person_model: {exc}; person regions need a COCO model "
-                              "(the bundled person-yolov4-tiny), or set the cameras' regions.modes "
-                              "to [whole]") from exc
+        return load_person_detector(self.config.detector)
 
     def init_sources(self) -> list[Source]:
         if not self.config.sources:

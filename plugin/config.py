@@ -33,8 +33,9 @@ _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class DetectorConfig(GunwatchModel):
-    backend: Literal["auto", "darknet", "opencv"] = Field(
-        "auto", description="detector engine; auto measures both once and keeps the faster")
+    backend: Literal["auto", "darknet", "opencv", "torch"] = Field(
+        "auto", description="detector engine; auto measures those that load here once and keeps "
+        "the fastest (torch: PyTorch, bfloat16 on CPUs with AVX-512 BF16, needs `pip install torch`)")
     model: str | None = Field(
         None, description="model bundle folder, darknet .cfg, or bundled model name "
         "(default: gun-yolov3-tiny)")
@@ -47,7 +48,7 @@ class DetectorConfig(GunwatchModel):
     person_model: str = Field(
         "person-yolov4-tiny", description="COCO model bundle (folder or bundled name) that finds "
         "the people of `person` regions; loaded only when a camera may use them")
-    person_backend: Literal["auto", "darknet", "opencv"] = Field(
+    person_backend: Literal["auto", "darknet", "opencv", "torch"] = Field(
         "auto", description="engine of the person model (auto: the faster one that can run it; "
         "Debian's libdarknet cannot run yolov4-tiny, so auto picks opencv there)")
     person_confidence: float = Field(

@@ -157,7 +157,8 @@ class Doctor:
 
     def run(self) -> list[Result]:
         steps: list[Callable[[], None]] = [self.check_config, self.check_user, self.check_state_dir,
-                                           self.check_darknet, self.check_model, self.check_sources,
+                                           self.check_darknet, self.check_model, self.check_person_model,
+                                           self.check_sources,
                                            self.check_alerts, self.check_clock]
         for step in steps:
             try:
@@ -295,6 +296,39 @@ class Doctor:
         best = max(hits, key=lambda x: x.confidence)
         self.add("model", "OK", f"{bundle.name} ({detector.name} backend) finds {best.label} "
                  f"{best.confidence:.2f} (threshold {threshold:.2f}) in {image_path.name}, {ms:.0f} ms")
+
+    def check_person_model(self) -> None:
+        """Cameras with person regions (the default `auto` on large frames) need the person model
+        at start-up; a missing or broken one stops `gunwatch run`, so say it here first."""
+        import cv2
+        import numpy as np
+
+        from .regions.person import load_person_detector
+
+        config = self.config or GunwatchConfig()
+        if not any(r.uses_person() for r in config.region_settings()):
+            self.add("person_model", "OK", "no camera uses person regions (regions.modes without auto or person)")
+            return
+        try:
+            detector = load_person_detector(config.detector)
+        except GunwatchError as exc:
+            self.add("person_model", "FAIL", str(exc), "set detector.person_model to the bundled "
+                     "person-yolov4-tiny (reinstall gunwatch if it is missing), or set the cameras' "
+                     "regions.modes to [whole]")
+            return
+        image_path = test_image()
+        image = cv2.imread(str(image_path)) if image_path else None
+        if image is None:
+            image = np.full((416, 416, 3), 127, np.uint8)
+        try:
+            started = time.perf_counter()
+            detector.detect(image)
+            ms = (time.perf_counter() - started) * 1000
+        finally:
+            detector.close()
+        side = config.detector.person_input or "its own"
+        self.add("person_model", "OK", f"{config.detector.person_model} ({detector.name} backend, input {side}) "
+                 f"runs: {ms:.0f} ms for one person pass")
 
     # ------------------------------------------------------------------ sources
     def check_sources(self) -> None:

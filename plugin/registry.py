@@ -15,7 +15,7 @@ _REGISTRY: dict[tuple[str, str], type] = {}
 # Built-in plugin modules, imported on first lookup so that `import gunwatch` stays cheap and a
 # backend whose optional dependency is missing only fails when someone asks for it by name.
 BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
-    "detector": ("gunwatch.detectors.opencv", "gunwatch.detectors.darknet"),
+    "detector": ("gunwatch.detectors.opencv", "gunwatch.detectors.darknet", "gunwatch.detectors.pytorch"),
     "source": ("gunwatch.sources.folder", "gunwatch.sources.stream", "gunwatch.sources.frigate",
                "gunwatch.zoneminder.source"),
     "region": ("gunwatch.regions.grid", "gunwatch.regions.person", "gunwatch.regions.motion"),

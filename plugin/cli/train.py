@@ -295,7 +295,7 @@ def add_run_parsers(verbs) -> None:
                       help="model that makes the auto labels (bundle folder, .cfg or bundled name)")
     cmp_.add_argument("--label-conf", type=float, default=0.5, metavar="P",
                       help="confidence an auto label needs (default 0.5)")
-    cmp_.add_argument("--backend", choices=["auto", "opencv", "darknet"], default="auto",
+    cmp_.add_argument("--backend", choices=["auto", "opencv", "darknet", "torch"], default="auto",
                       help="detector backend for labelling and evaluation (default auto)")
     cmp_.add_argument("--conf-thresh", type=float, default=0.25, metavar="P",
                       help="threshold of precision, recall, F1, avg IoU (default 0.25, darknet's)")

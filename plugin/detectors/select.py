@@ -4,6 +4,7 @@ once on this machine and remembers the winner."""
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import inspect
 import json
 import logging
@@ -45,9 +46,18 @@ def create_detector(backend: str, model: ModelBundle, settings: DetectorSettings
     return detector
 
 
+def _installed(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "-"
+
+
 def _machine_key(model: ModelBundle) -> str:
+    """What the measured choice depends on: a new model, engine version or machine measures again
+    (installing PyTorch later adds the torch backend to the race)."""
     stat = model.weights.stat()
-    facts = [str(model.cfg.resolve()), str(stat.st_size), str(stat.st_mtime_ns), cv2.__version__,
+    facts = [str(model.cfg.resolve()), str(stat.st_size), str(stat.st_mtime_ns), cv2.__version__, _installed("torch"),
              platform.processor() or platform.machine(), str(os.cpu_count()),
              os.environ.get("GUNWATCH_DARKNET_LIB", ""), str(model.meta.input)]
     return hashlib.sha256("|".join(facts).encode()).hexdigest()[:16]

@@ -13,15 +13,22 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from ..detectors.base import Detector
+from ..detectors.base import Detector, DetectorSettings
+from ..detectors.select import create_detector
 from ..domain import BBox
+from ..errors import ConfigError, GunwatchError
+from ..model import load_model
 from ..registry import register
 from .base import Region, square_crop, without_repeats
 from .config import RegionSettings
+
+if TYPE_CHECKING:
+    from ..config import DetectorConfig
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +37,21 @@ THUMB_SIZE = (80, 45)     # a 1080p person 60 px wide still covers a few pixels 
 THUMB_CHANGE = 12         # grey levels: more than compression noise after the blur
 STILL_SHARE = 0.001       # under this share of changed thumbnail pixels, the scene is still
 STILL_REUSE_S = 10.0      # a person missed by one pass is looked for again at least this often
+
+
+def load_person_detector(d: DetectorConfig) -> Detector:
+    """The person detector the `detector` section names (`gunwatch run` shares one between all
+    cameras; `doctor` tries it), or a ConfigError naming the key."""
+    try:
+        bundle = load_model(d.person_model)
+        if d.person_input:
+            bundle = bundle.at_input_size(d.person_input)
+        return create_detector(d.person_backend, bundle, DetectorSettings(confidence=d.person_confidence),
+                               library=str(d.darknet_library) if d.darknet_library else None)
+    except GunwatchError as exc:
+        raise ConfigError(f"detector.person_model: {exc}; person regions need a COCO model "
+                          "(the bundled person-yolov4-tiny), or set the cameras' regions.modes "
+                          "to [whole]") from exc
 
 
 def thumbnail(image: np.ndarray) -> np.ndarray:

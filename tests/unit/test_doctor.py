@@ -102,6 +102,17 @@ def test_model_without_the_counted_label_fails(tmp_path):
     assert results["model"][0].state == "FAIL" and "finds no knife" in results["model"][0].detail
 
 
+def test_person_model_is_tried_when_a_camera_may_use_person_regions(tmp_path):
+    ran = doctor(tmp_path, FOLDER % tmp_path)["person_model"][0]  # the default, auto
+    assert ran.state == "OK" and "person-yolov4-tiny (opencv backend" in ran.detail and " ms " in ran.detail, ran
+    missing = doctor(tmp_path, "detector: {person_model: /nowhere/person}\n" + FOLDER % tmp_path)["person_model"][0]
+    assert missing.state == "FAIL" and missing.detail.startswith("detector.person_model:"), missing
+    assert "regions.modes" in missing.fix
+    whole = doctor(tmp_path, "detector: {person_model: /nowhere/person}\ndefaults: {regions: {modes: [whole]}}\n"
+                   + FOLDER % tmp_path)["person_model"][0]
+    assert whole.state == "OK" and "no camera uses person regions" in whole.detail
+
+
 def test_drawn_pistol_is_small_and_drawn():
     image = REPO / "models" / "drawn-pistol.jpg"
     assert image.stat().st_size < 100_000
