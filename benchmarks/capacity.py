@@ -10,11 +10,12 @@ camera's analysed frames per second and the lag from a frame's capture to the en
 analysis. A count holds when every camera keeps >= 0.9 analysed fps and the p95 lag is < 1 s.
 
     python benchmarks/capacity.py --json [--cameras 1,2,4,6,8,10,12] [--seconds 30]
-        [--modes whole,auto,whole+person] [--person-input 416]
+        [--modes whole,auto,whole+person] [--backends opencv,torch] [--person-input 416]
 
 A mode is a camera's `regions.modes`, several joined by `+`: `whole` is the baseline (the
 pipeline before regions), `auto` the default (person crops, the whole frame when nobody is
-found), `whole+person` both on every frame.
+found), `whole+person` both on every frame. Each mode runs on each detector backend (gun and
+person model alike); `whole` on the first backend is the baseline.
 """
 
 from __future__ import annotations
@@ -82,10 +83,13 @@ class LagSink:
         pass
 
 
-def trial(clip: Path, cameras: int, mode: str, seconds: float, state: Path, person_input: int | None) -> dict:
+def trial(clip: Path, cameras: int, mode: str, backend: str, seconds: float, state: Path,
+          person_input: int | None) -> dict:
+    detector = {"backend": backend, "person_backend": backend}
+    if person_input:
+        detector["person_input"] = person_input
     config = GunwatchConfig.model_validate({
-        "state_dir": str(state), "metrics": {"enabled": False},
-        "detector": {"person_input": person_input} if person_input else {},
+        "state_dir": str(state), "metrics": {"enabled": False}, "detector": detector,
         "sources": [{"type": "stream", "camera": f"cam{i}", "url": str(clip), "fps": 1.0, "loop": True}
                     for i in range(cameras)],
         "defaults": {"regions": {"modes": mode.split("+")},
@@ -105,6 +109,8 @@ def trial(clip: Path, cameras: int, mode: str, seconds: float, state: Path, pers
             "p95_lag_s": round(float(np.percentile(lags, 95)), 3) if lags else None,
             "ms_per_frame": round(float(np.median(ms)), 1) if ms else None,
             "ms_per_frame_mean": round(float(np.mean(ms)), 1) if ms else None,
+            "person_ms_mean": round(float(np.mean(counters.person_ms)), 1) if counters.person_ms else None,
+            "gun_ms_mean": round(float(np.mean(counters.gun_ms)), 1) if counters.gun_ms else None,
             "regions_per_frame": round(float(np.mean(counters.regions)), 2) if counters.regions else None,
             "person_passes_per_frame": round(len(counters.person_ms) / len(ms), 2) if ms else None,
             "held": bool(lags) and min(per_camera) >= FPS_FLOOR and float(np.percentile(lags, 95)) < LAG_LIMIT_S}
@@ -115,35 +121,36 @@ def main() -> int:
     parser.add_argument("--cameras", default="1,2,4,6,8,10,12", help="camera counts to try, ascending")
     parser.add_argument("--modes", default="whole,auto,whole+person",
                         help="region modes to compare, `+` joining the modes of one run")
+    parser.add_argument("--backends", default="opencv,torch", help="detector backends to compare")
     parser.add_argument("--person-input", type=int, help="person model input side (default: the config's)")
     parser.add_argument("--seconds", type=float, default=30.0, help="measured seconds per trial")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     counts = sorted(int(c) for c in args.cameras.split(","))
     modes = args.modes.split(",")
-    if modes[0] != "whole":
-        modes.insert(0, "whole")  # the baseline runs in the same invocation
+    backends = args.backends.split(",")  # whole on the first one is the baseline, always run
     report = {"name": "capacity", "params": {"clip": f"1920x1080 mp4v at {CLIP_FPS} fps, looped",
                                              "analysed_fps_per_camera": 1.0, "seconds": args.seconds,
                                              "warm_up_s": WARM_UP_S, "fps_floor": FPS_FLOOR,
                                              "lag_limit_s": LAG_LIMIT_S, "person_input": args.person_input},
-              "baseline": "whole", "modes": {}}
+              "baseline": f"whole/{backends[0]}", "modes": {}}
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "scene.mp4"
         make_clip(clip)
-        for mode in modes:
+        for mode, backend in [("whole", backends[0])] + [(m, b) for m in modes for b in backends
+                                                          if (m, b) != ("whole", backends[0])]:
             trials = []
             for count in counts:
-                result = trial(clip, count, mode, args.seconds, Path(tmp) / f"state-{mode}-{count}",
-                               args.person_input)
+                result = trial(clip, count, mode, backend, args.seconds,
+                               Path(tmp) / f"state-{mode}-{backend}-{count}", args.person_input)
                 trials.append(result)
                 if not args.json:
-                    print(f"{mode:>7} x{count}: {result}", file=sys.stderr)
+                    print(f"{mode}/{backend} x{count}: {result}", file=sys.stderr)
                 if not result["held"]:
                     break  # more cameras will not be held either
             held = [t for t in trials if t["held"]]
             best = held[-1] if held else None
-            report["modes"][mode] = {"cameras_at_1fps": best["cameras"] if best else 0,
+            report["modes"][f"{mode}/{backend}"] = {"cameras_at_1fps": best["cameras"] if best else 0,
                                      "p95_lag_s": best["p95_lag_s"] if best else None,
                                      "ms_per_frame": best["ms_per_frame"] if best else trials[0]["ms_per_frame"],
                                      "trials": trials}
