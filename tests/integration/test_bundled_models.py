@@ -30,7 +30,7 @@ def test_bundle_finds_the_drawn_pistol_at_its_own_threshold(name):
 
 
 @pytest.mark.darknet
-def test_yolov4_tiny_bundle_is_refused_by_debian_darknet_and_auto_picks_opencv(tmp_path, monkeypatch):
+def test_yolov4_tiny_bundle_is_refused_by_debian_darknet_and_auto_picks_another(tmp_path, monkeypatch):
     debian = Path("/usr/lib/darknet/libdarknet.so")
     need(debian.exists(), "Debian libdarknet.so missing (apt-get install darknet)")
     model = load_model(MODELS / "gun-yolov4-tiny")
@@ -39,5 +39,5 @@ def test_yolov4_tiny_bundle_is_refused_by_debian_darknet_and_auto_picks_opencv(t
     monkeypatch.setenv("GUNWATCH_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("GUNWATCH_DARKNET_LIB", str(debian))
     detector = create_detector("auto", model)
-    assert detector.name == "opencv"
+    assert detector.name in ("opencv", "torch")
     detector.close()

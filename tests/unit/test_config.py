@@ -23,7 +23,7 @@ def test_values_and_env_substitution(monkeypatch):
 
 @pytest.mark.parametrize("text, expected", [
     ("detector:\n  backnd: opencv\n", "cfg.yml: detector.backnd: Extra inputs are not permitted"),
-    ("detector:\n  backend: tensorrt\n", "detector.backend: Input should be 'auto', 'darknet' or 'opencv' (got 'tensorrt')"),
+    ("detector:\n  backend: tensorrt\n", "detector.backend: Input should be 'auto', 'darknet', 'opencv' or 'torch' (got 'tensorrt')"),
     ("detector:\n  confidence: 1.5\n", "detector.confidence: Input should be less than or equal to 1 (got 1.5)"),
     ("detector: [1, 2]\n", "detector: Input should be a valid dictionary"),
     ("- a\n- b\n", "the top level must be a mapping"),
