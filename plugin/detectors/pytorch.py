@@ -52,9 +52,9 @@ class TorchDetector:
         except ImportError as exc:
             raise BackendUnavailable("the torch backend needs PyTorch: pip install torch "
                                      "(or install/bootstrap.sh --with-torch)") from exc
-        from ..training.torch_yolo import DarknetModel
+        from ..training.torch_yolo import DarknetModel, decode
 
-        self._torch = torch
+        self._torch, self._decode = torch, decode
         self.model = model
         self.confidence, self.nms = settings.resolve(model)
         try:
@@ -71,9 +71,7 @@ class TorchDetector:
         log.info("torch backend ready: model=%s device=%s precision=%s", model.name, self.device, precision)
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
-        from ..training.torch_yolo import decode
-
-        torch = self._torch
+        torch, decode = self._torch, self._decode
         chw, transform = prepare_input(frame, self.spec)
         images = torch.from_numpy(chw)[None].to(self.device).contiguous(memory_format=torch.channels_last)
         low = self.precision != "float32"
