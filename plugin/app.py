@@ -64,7 +64,7 @@ class App:
                                library=str(d.darknet_library) if d.darknet_library else None)
 
     def needs_person(self) -> bool:
-        return any(r.uses_person() for r in self.config.region_settings())
+        return self.config.uses_person_regions()
 
     def init_person_detector(self) -> Detector:
         """The one person detector of all cameras' person regions."""

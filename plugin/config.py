@@ -111,6 +111,10 @@ class GunwatchConfig(GunwatchModel):
         """The region settings of the defaults and of every named camera."""
         return [self.defaults.regions] + [self.camera(name).regions for name in self.cameras]
 
+    def uses_person_regions(self) -> bool:
+        """Whether any camera may need the person model (then it is loaded at start-up)."""
+        return any(r.uses_person() for r in self.region_settings())
+
 
 def _merged(base: dict, override: dict) -> dict:
     """`override` on top of `base`, section by section: a camera that sets `regions.max_regions`

@@ -306,7 +306,7 @@ class Doctor:
         from .regions.person import load_person_detector
 
         config = self.config or GunwatchConfig()
-        if not any(r.uses_person() for r in config.region_settings()):
+        if not config.uses_person_regions():
             self.add("person_model", "OK", "no camera uses person regions (regions.modes without auto or person)")
             return
         try:

@@ -307,9 +307,15 @@ def decode(raw: torch.Tensor, head: YoloHead, net_w: int, net_h: int) -> torch.T
     return torch.cat([x[..., None], y[..., None], bw[..., None], bh[..., None], rest], -1)
 
 
+def decode_outputs(model: DarknetModel, outs: list[torch.Tensor], net_w: int, net_h: int) -> torch.Tensor:
+    """The raw [yolo] outputs of forward() -> (B, N, 5+C) decoded rows of every head, in float32:
+    a box centre is its cell's index plus an offset, which bfloat16's 8-bit mantissa would round
+    to a tenth of a cell."""
+    b = outs[0].shape[0]
+    return torch.cat([decode(o.float(), hd, net_w, net_h).reshape(b, -1, 5 + hd.classes)
+                      for o, hd in zip(outs, model.heads)], 1)
+
+
 def predict(model: DarknetModel, images: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) RGB 0..1 -> (B, N, 5+C) decoded rows of every head (cx, cy, w, h relative)."""
-    outs = model(images)
-    rows = [decode(o, hd, images.shape[3], images.shape[2]).reshape(images.shape[0], -1, 5 + hd.classes)
-            for o, hd in zip(outs, model.heads)]
-    return torch.cat(rows, 1)
+    return decode_outputs(model, model(images), images.shape[3], images.shape[2])

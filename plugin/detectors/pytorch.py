@@ -52,9 +52,9 @@ class TorchDetector:
         except ImportError as exc:
             raise BackendUnavailable("the torch backend needs PyTorch: pip install torch "
                                      "(or install/bootstrap.sh --with-torch)") from exc
-        from ..training.torch_yolo import DarknetModel, decode
+        from ..training.torch_yolo import DarknetModel, decode_outputs
 
-        self._torch, self._decode = torch, decode
+        self._torch, self._decode = torch, decode_outputs
         self.model = model
         self.confidence, self.nms = settings.resolve(model)
         try:
@@ -66,6 +66,7 @@ class TorchDetector:
         if precision == "auto":
             precision = "float16" if self.device == "cuda" else ("bfloat16" if _bf16_is_fast(torch) else "float32")
         self.precision = precision
+        self._autocast_dtype = None if precision == "float32" else getattr(torch, precision)
         self.net = net.eval().to(self.device, memory_format=torch.channels_last)
         self.spec = model.meta.input
         log.info("torch backend ready: model=%s device=%s precision=%s", model.name, self.device, precision)
@@ -74,14 +75,10 @@ class TorchDetector:
         torch, decode = self._torch, self._decode
         chw, transform = prepare_input(frame, self.spec)
         images = torch.from_numpy(chw)[None].to(self.device).contiguous(memory_format=torch.channels_last)
-        low = self.precision != "float32"
         with torch.inference_mode():
-            with torch.autocast(self.device, dtype=getattr(torch, self.precision), enabled=low):
+            with torch.autocast(self.device, dtype=self._autocast_dtype, enabled=self._autocast_dtype is not None):
                 raw = self.net(images)
-            # Decoding in float32: a box centre is its cell's index plus an offset, which
-            # bfloat16's 8-bit mantissa would round to a tenth of a cell.
-            rows = torch.cat([decode(out.float(), head, images.shape[3], images.shape[2]).reshape(-1, 5 + head.classes)
-                              for out, head in zip(raw, self.net.heads)]).cpu().numpy()
+            rows = decode(self.net, raw, images.shape[3], images.shape[2])[0].cpu().numpy()
         # cx, cy, w, h (fractions of the input), objectness, per-class probability: the class
         # score is their product, as darknet and OpenCV report it.
         scores = rows[:, 5:] * rows[:, 4:5]
