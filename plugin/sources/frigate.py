@@ -3,10 +3,10 @@ HTTP API while an event lasts, and write the verdict back into Frigate.
 
 Follows Frigate 0.14's documented interfaces (https://docs.frigate.video/0.14/integrations/mqtt
 and /integrations/api): MQTT `<prefix>/events` messages {"type": "new"|"update"|"end",
-"before": {...}, "after": {"id", "camera", "label", ...}}; `GET /api/<camera>/latest.jpg` for the
-camera's current frame; `POST /api/events/<id>/sub_label` {"subLabel", "subLabelScore"};
-`POST /api/events/<camera>/<label>/create` {"sub_label", "score", "duration",
-"include_recording"}. The same endpoints exist in 0.15 to 0.17.
+"before": {...}, "after": {"id", "camera", "label", "box", "sub_label", ...}};
+`GET /api/<camera>/latest.jpg` for the camera's current frame; the same endpoints exist up to
+0.18. The HTTP side (session, version, links, offline pictures) is in frigate_api.py, the write-
+back in frigate_write_back.py, Home Assistant in frigate_ha.py.
 
 Whoever may publish on the broker can send anything as an event, so a message is checked
 against the shape Frigate produces before any of it is used (parse_event): an event id as
@@ -25,6 +25,8 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import paho.mqtt.client as mqtt
@@ -32,12 +34,15 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError
 
 from ..decode import DEFAULT_MAX_PIXELS, ImageRefused, decode_for_detection
-from ..domain import Confirmation, Detection, Frame
+from ..domain import Frame
 from ..model import InputSpec
 from ..registry import register
 from ..schema import GunwatchModel
-from ..untrusted import log_field, masked_url, topic_level, url_segment
+from ..untrusted import log_field, masked_url, url_segment
 from .base import FrameSink, SourceStatus
+from .frigate_api import FrigateApi, FrigateAuthConfig, is_camera_error_picture
+from .frigate_ha import HomeAssistant
+from .frigate_write_back import FrigateWriteBack
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +57,34 @@ class MqttConfig(GunwatchModel):
 
 class FrigateSourceConfig(GunwatchModel):
     type: Literal["frigate"]
-    url: str = Field("http://127.0.0.1:5000", description="Frigate's HTTP API (port 5000, no auth)")
+    url: str = Field("http://127.0.0.1:5000", description="Frigate's HTTP API: https://HOST:8971 "
+                     "with auth (what Frigate's docker-compose publishes), or http://HOST:5000 "
+                     "without auth (inside Frigate's docker network only)")
+    auth: FrigateAuthConfig | None = Field(None, description="Frigate user/password or token; needed "
+                                           "on port 8971")
+    ca_file: str | None = Field(None, description="PEM certificate to trust for url: Frigate's "
+                                "self-signed one on a stock install (/config/tls/frigate.crt)")
+    tls_verify: bool = Field(True, description="false: accept any certificate on url (only on a "
+                             "network you trust; prefer ca_file)")
+    public_url: str | None = Field(None, description="Frigate as people open it (e.g. "
+                                   "https://frigate.example.org), for incident links; default: url")
     mqtt: MqttConfig = MqttConfig()
     cameras: list[str] = Field([], description="Frigate cameras to follow (empty: all)")
     labels: list[str] = Field(["person"], description="Frigate labels whose events are analysed")
     fps: float = Field(2.0, gt=0, le=10, description="frames per second fetched per camera during an event")
-    max_event_s: float = Field(120.0, gt=0, description="stop analysing an event after this long")
-    sub_label: bool = Field(True, description="write `gun` as the event's sub label when confirmed")
+    max_event_s: float = Field(120.0, gt=0, description="stop analysing an event after this long "
+                               "(its later updates are ignored)")
+    sub_label: bool = Field(True, description="write `gun` as the sub label of the event whose box "
+                            "holds the gun; a sub label set by another source (face recognition) "
+                            "is left alone and a Frigate event is created instead")
     create_event: bool = Field(False, description="also create a separate Frigate event labelled gun")
-    publish_state: bool = Field(True, description="publish gunwatch/<camera>/gun ON/OFF (retained) "
-                                "for Home Assistant")
+    sub_label_retry_s: float = Field(20.0, ge=0, description="how long a sub label Frigate answers "
+                                     "404 to is retried (the event is not written yet) before a "
+                                     "Frigate event is created instead")
+    publish_state: bool = Field(True, description="Home Assistant: MQTT discovery of a binary sensor "
+                                "per camera, gunwatch/<camera>/gun ON/OFF (retained), availability "
+                                "gunwatch/availability with a last will")
+    discovery_prefix: str = Field("homeassistant", description="Home Assistant's MQTT discovery prefix")
     timeout_s: float = Field(5.0, gt=0, description="HTTP timeout")
     max_pixels: int = Field(DEFAULT_MAX_PIXELS, gt=0, description="largest frame decoded, in "
                             "pixels (checked from the JPEG header before decoding)")
@@ -83,6 +106,16 @@ class FrigateObject(BaseModel):
     camera: CameraName
     label: LabelName
     end_time: float | None = None
+    box: Annotated[list[float], Field(min_length=4, max_length=4)] | None = None  # x1, y1, x2, y2
+    # 0.14 sends [label, score] (frigate/object_processing.py), older versions a plain string
+    sub_label: Annotated[str, Field(max_length=100)] | Annotated[list[str | float | None], Field(max_length=2)] | None = None
+    has_snapshot: bool = False
+    has_clip: bool = False
+
+    @property
+    def sub_label_name(self) -> str | None:
+        name = self.sub_label[0] if isinstance(self.sub_label, list) and self.sub_label else self.sub_label
+        return name if isinstance(name, str) and name else None
 
 
 class FrigateEvent(BaseModel):
@@ -123,6 +156,25 @@ def parse_event(payload: bytes) -> FrigateEvent:
         raise ValueError(f"{where}: {first['msg']} ({exc.error_count()} problems)") from None
 
 
+
+# Frigate's /api/stats is one call for every camera; while events run it is asked this often.
+STATS_EVERY_S = 10.0
+# Events stopped by max_event_s, remembered so that their later updates do not restart them.
+MAX_EXPIRED_REMEMBERED = 10_000
+
+
+@dataclass
+class FollowedEvent:
+    """What the latest events message said about an event gunwatch analyses."""
+
+    camera: str
+    since: float                         # time.monotonic() when gunwatch began following it
+    box: list[float] | None              # x1, y1, x2, y2 in latest.jpg's pixels
+    sub_label: str | None
+    has_snapshot: bool
+    has_clip: bool
+
+
 @register("source", "frigate")
 class FrigateSource:
     delivery = "latest"
@@ -132,9 +184,13 @@ class FrigateSource:
         self.config, self.spec = config, spec
         self.name = f"frigate:{masked_url(config.url)}"
         self.status = SourceStatus(self.name)
-        self.api = config.url.rstrip("/") + "/api"
-        self.http = requests.Session()
-        self._active: dict[str, tuple[str, float]] = {}  # event id -> (camera, started at)
+        self.api = FrigateApi(config.url, config.auth, config.timeout_s,
+                              tls_verify=config.ca_file or config.tls_verify, public_url=config.public_url)
+        self._events: dict[str, FollowedEvent] = {}
+        self._expired: OrderedDict[str, None] = OrderedDict()
+        self._offline: dict[str, str] = {}   # camera -> why Frigate has no picture of it
+        self._no_stream: set[str] = set()    # cameras /api/stats shows without frames
+        self._stats_at = float("-inf")
         self._lock = threading.Lock()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"gunwatch-{id(self)}")
         if config.mqtt.username:
@@ -144,6 +200,8 @@ class FrigateSource:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.home_assistant = (HomeAssistant(self.client, config.discovery_prefix, config.cameras)
+                               if config.publish_state else None)
         self.write_back = FrigateWriteBack(self)
 
     # MQTT side: which events are live
@@ -153,6 +211,8 @@ class FrigateSource:
             log.warning("source=%s MQTT broker refused the connection: %s", self.name, reason)
             return
         client.subscribe(f"{self.config.mqtt.topic_prefix}/events", qos=1)
+        if self.home_assistant:
+            self.home_assistant.connected()
         self.status.state = "running"
         log.info("source=%s subscribed to %s/events", self.name, self.config.mqtt.topic_prefix)
 
@@ -184,11 +244,29 @@ class FrigateSource:
             return
         with self._lock:
             if event.type == "end" or after.end_time:
-                self._active.pop(event_id, None)
-            elif event_id not in self._active:
-                self._active[event_id] = (camera, time.monotonic())
-                log.info("source=%s following event=%s camera=%s label=%s", self.name, event_id,
-                         camera, log_field(label))
+                self._events.pop(event_id, None)
+                self._expired.pop(event_id, None)
+                return
+            if event_id in self._expired:
+                return
+            known = self._events.get(event_id)
+            self._events[event_id] = FollowedEvent(
+                camera, known.since if known else time.monotonic(), after.box, after.sub_label_name,
+                after.has_snapshot, after.has_clip)
+        if not known:
+            log.info("source=%s following event=%s camera=%s label=%s", self.name, event_id,
+                     camera, log_field(label))
+            if self.home_assistant:
+                self.home_assistant.announce(camera)
+
+    def followed(self, camera: str) -> dict[str, FollowedEvent]:
+        """The camera's live events, newest last: the write-back picks the one holding the gun."""
+        with self._lock:
+            return {event_id: e for event_id, e in self._events.items() if e.camera == camera}
+
+    def followed_event(self, event_id: str) -> FollowedEvent | None:
+        with self._lock:
+            return self._events.get(event_id)
 
     # HTTP side: frames of the cameras with a live event
     def run(self, sink: FrameSink, stop: threading.Event) -> None:
@@ -198,15 +276,21 @@ class FrigateSource:
         try:
             while not stop.is_set():
                 started = time.monotonic()
-                for camera, event_id in self._cameras_to_poll():
+                cameras = self._cameras_to_poll()
+                if cameras:
+                    self._check_stats()
+                for camera, event_id in cameras:
                     try:
                         self._fetch(camera, event_id, sink)
                     except Exception:  # one bad frame must not end the source
                         self.status.errors += 1
                         log.exception("source=%s camera=%s frame of event=%s failed", self.name,
                                       camera, event_id)
+                self.write_back.deliver_due()
                 stop.wait(max(0.02, period - (time.monotonic() - started)))
         finally:
+            if self.home_assistant and self.client.is_connected():
+                self.home_assistant.leaving()
             self.client.loop_stop()
             self.client.disconnect()
             self.status.state = "stopped"
@@ -214,24 +298,51 @@ class FrigateSource:
     def _cameras_to_poll(self) -> list[tuple[str, str]]:
         now = time.monotonic()
         with self._lock:
-            for event_id, (camera, since) in list(self._active.items()):
-                if now - since > self.config.max_event_s:
-                    log.info("source=%s event=%s analysed for %.0f s: stopping", self.name, event_id, now - since)
-                    del self._active[event_id]
+            for event_id, event in list(self._events.items()):
+                if now - event.since > self.config.max_event_s:
+                    log.info("source=%s event=%s analysed for %.0f s (max_event_s): stopping",
+                             self.name, event_id, now - event.since)
+                    del self._events[event_id]
+                    self._expired[event_id] = None
+                    while len(self._expired) > MAX_EXPIRED_REMEMBERED:
+                        self._expired.popitem(last=False)
             newest: dict[str, str] = {}
-            for event_id, (camera, _) in self._active.items():
-                newest[camera] = event_id  # several events on a camera share its frames
+            for event_id, event in self._events.items():
+                newest[event.camera] = event_id  # several events on a camera share its frames
             return list(newest.items())
 
-    def _fetch(self, camera: str, event_id: str, sink: FrameSink) -> None:
+    def _check_stats(self) -> None:
+        """Which cameras Frigate receives no frames from; asked at most every STATS_EVERY_S."""
+        if time.monotonic() - self._stats_at < STATS_EVERY_S:
+            return
+        self._stats_at = time.monotonic()
         try:
-            response = self.http.get(f"{self.api}/{url_segment(camera)}/latest.jpg", params={"quality": 95},
-                                     timeout=self.config.timeout_s)
+            fps = self.api.camera_fps()
+        except (requests.RequestException, ValueError) as exc:
+            log.debug("source=%s /api/stats unusable: %s", self.name, masked_url(str(exc)))
+            return
+        self._no_stream = {camera for camera, rate in fps.items() if rate <= 0}
+
+    def _mark_offline(self, camera: str, why: str) -> None:
+        if camera not in self._offline:
+            log.warning("source=%s camera=%s offline in Frigate (%s): not analysed until it is back",
+                        self.name, camera, why)
+        self._offline[camera] = why
+        self.status.state, self.status.last_error = "camera offline", f"camera {camera}: {why}"
+
+    def _fetch(self, camera: str, event_id: str, sink: FrameSink) -> None:
+        if camera in self._no_stream:
+            return self._mark_offline(camera, "/api/stats shows camera_fps 0")
+        try:
+            response = self.api.request("GET", f"{url_segment(camera)}/latest.jpg", params={"quality": 95})
             response.raise_for_status()
         except requests.RequestException as exc:
             self.status.failed(f"HTTP: {masked_url(str(exc))}")
             log.warning("source=%s cannot fetch %s/latest.jpg: %s", self.name, camera, masked_url(str(exc)))
             return
+        if response.headers.get("X-Frigate-Offline", "").lower() == "true":
+            # 0.18 answers an offline camera with its last preview frame (frigate/api/media.py)
+            return self._mark_offline(camera, "X-Frigate-Offline: its last preview frame")
         try:
             image, sx, sy = decode_for_detection(response.content, self.spec, self.config.max_pixels)
         except ImageRefused as exc:
@@ -242,49 +353,13 @@ class FrigateSource:
             self.status.errors += 1
             log.warning("source=%s camera=%s latest.jpg skipped: %s", self.name, camera, why)
             return
+        if is_camera_error_picture(image):
+            return self._mark_offline(camera, "latest.jpg is Frigate's camera-error picture")
+        if self._offline.pop(camera, None):
+            log.info("source=%s camera=%s is back online", self.name, camera)
         captured = time.time()
         self.status.frame(captured)
+        followed = self.followed_event(event_id)
         sink(Frame(camera=camera, image=image, at=captured, origin=f"frigate:{camera}:{event_id}",
                    scale=(sx, sy), event_id=event_id,
-                   url=f"{masked_url(self.config.url).rstrip('/')}/explore?event_id={url_segment(event_id)}"))
-
-
-class FrigateWriteBack:
-    """The sink half of the Frigate adapter: sub label, optional gun event, HA state topic."""
-
-    name = "frigate_write_back"
-
-    def __init__(self, source: FrigateSource):
-        self.source = source
-        self._created: set[str] = set()
-
-    def handle(self, frame: Frame, detections: list[Detection], confirmations: list[Confirmation]) -> None:
-        if not frame.origin.startswith("frigate:"):
-            return
-        config, api = self.source.config, self.source.api
-        for c in confirmations:
-            incident = c.incident
-            if c.kind in ("opened", "updated") and config.sub_label and frame.event_id:
-                self._post(f"{api}/events/{url_segment(frame.event_id)}/sub_label",
-                           {"subLabel": incident.label, "subLabelScore": round(incident.confidence, 3)})
-            if c.kind == "opened" and config.create_event and incident.id not in self._created:
-                self._created.add(incident.id)
-                self._post(f"{api}/events/{url_segment(incident.camera)}/{url_segment(incident.label)}/create",
-                           {"sub_label": "gunwatch", "score": round(incident.confidence, 3),
-                            "duration": 30, "include_recording": True})
-            if config.publish_state and c.kind in ("opened", "closed"):
-                self.source.client.publish(f"gunwatch/{topic_level(incident.camera)}/{topic_level(incident.label)}",
-                                           "ON" if c.kind == "opened" else "OFF", qos=1, retain=True)
-
-    def _post(self, url: str, body: dict) -> None:
-        try:
-            response = self.source.http.post(url, json=body, timeout=self.source.config.timeout_s)
-            if response.status_code >= 400:
-                log.error("frigate write-back %s answered %s: %s", masked_url(url), response.status_code,
-                          log_field(response.text[:200]))
-        except requests.RequestException as exc:
-            log.error("frigate write-back %s failed: %s (the incident is still in the incident log "
-                      "and the alerts)", masked_url(url), masked_url(str(exc)))
-
-    def close(self) -> None:
-        pass
+                   url=self.api.event_link(event_id, has_snapshot=bool(followed and followed.has_snapshot))))

@@ -18,7 +18,7 @@ from gunwatch.app import App
 from gunwatch.config import parse_config
 
 from ...conftest import need
-from ...support.fake_frigate import FakeFrigate
+from ...support.fake_frigate import FakeFrigate, TrackedEvent
 
 pytestmark = pytest.mark.mqtt
 
@@ -88,7 +88,7 @@ defaults:
         runner.start()
         source = app.sources[0]
         assert wait(lambda: source.status.state == "running"), source.status
-        frigate.known_events.add("ev1")
+        frigate.tracked["ev1"] = TrackedEvent("driveway", has_snapshot=True)
         client.publish(f"{prefix}/events", event("new", "ev1", "driveway"), qos=1)
         client.publish(f"{prefix}/events", event("new", "ev2", "garden"), qos=1)   # camera not followed
         client.publish(f"{prefix}/events", event("new", "ev3", "driveway", "car"), qos=1)  # label not followed
@@ -100,8 +100,8 @@ defaults:
         assert wait(lambda: frigate.posted("/events/driveway/person/create")), frigate.posts
         created = frigate.posted("/events/driveway/person/create")
         assert len(created) == 1 and created[0]["include_recording"] is True
-        assert wait(lambda: ("gunwatch/driveway/person", "ON", False) in received
-                    or ("gunwatch/driveway/person", "ON", True) in received)
+        assert wait(lambda: ("gunwatch/driveway/gun", "ON", False) in received
+                    or ("gunwatch/driveway/gun", "ON", True) in received)
         assert frigate.fetch_count("garden") == 0
         # the event ends: gunwatch stops fetching, the incident closes, HA sees OFF
         client.publish(f"{prefix}/events", event("end", "ev1", "driveway"), qos=1)
@@ -113,7 +113,8 @@ defaults:
         runner.join(timeout=20)
     incidents = [json.loads(x) for x in (tmp_path / "incidents.jsonl").read_text().splitlines()]
     assert incidents[0]["kind"] == "opened" and incidents[0]["event_id"] == "ev1"
-    assert incidents[0]["url"].endswith("event_id=ev1")
+    # Frigate 0.14 has no Explore page: the link is the event's snapshot
+    assert incidents[0]["url"] == f"{frigate.url}/api/events/ev1/snapshot.jpg"
 
 
 def test_broker_down_is_reported_and_other_sources_keep_working(coco_tiny_cfg, sample_photos, tmp_path):
