@@ -13,7 +13,8 @@
 # when systemd runs. Ends with `gunwatch doctor` (as the gunwatch user) and the next steps.
 #
 # Running it again changes nothing unless the checkout changed. --uninstall removes all of it
-# except /etc/gunwatch and /var/lib/gunwatch, which --purge removes too. Debian packages it
+# except /etc/gunwatch and /var/lib/gunwatch, which --purge removes too (with
+# /var/log/gunwatch.log, where a service started by hand logs). Debian packages it
 # installed are marked "automatically installed" (apt-get autoremove then takes them).
 #
 #   --yes              do not ask (required without a terminal)
@@ -40,6 +41,7 @@ ENVFILE=$ETC/environment
 UNIT=/etc/systemd/system/gunwatch.service
 LINK=/usr/local/bin/gunwatch
 MANIFEST=$PREFIX/.install          # what this script added, for --uninstall
+HAND_LOG=/var/log/gunwatch.log     # the log of a service started by hand (no systemd journal)
 USER_NAME=gunwatch
 APT_PACKAGES=(python3 python3-venv darknet ffmpeg)
 # Debian's interpreter, not whatever python3 is first on root's PATH (pyenv and the like live
@@ -48,7 +50,7 @@ PYTHON=/usr/bin/python3
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 
 say() { echo "[install] $*"; }
-die() { echo "[install] ERROR: $*" >&2; exit "${2:-1}"; }
+die() { echo "[install] ERROR: $1" >&2; exit "${2:-1}"; }
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 
 YES=0 GPU=0 UNINSTALL=0 PURGE=0 START=1 WHEEL="" DARKNET_SRC=""
@@ -70,7 +72,7 @@ while (($#)); do
 done
 ((PURGE == 0 || UNINSTALL == 1)) || die "--purge goes with --uninstall" 2
 
-[ "$(id -u)" = 0 ] || die "run as root (sudo bash $0 ...): it installs packages, a user and a service" 2
+[ "$(id -u)" = 0 ] || die "run as root (or with sudo: sudo bash $0 ...): it installs packages, a user and a service" 2
 command -v apt-get >/dev/null && [ -f /etc/debian_version ] ||
   die "this installer is for Debian/Ubuntu (apt-get); elsewhere install the package with pip by hand" 2
 systemd_up() { [ -d /run/systemd/system ]; }
@@ -104,7 +106,7 @@ if ((UNINSTALL)); then
   [ -f "$MANIFEST/user-created" ] && created_user=1
   if [ -d "$PREFIX" ]; then rm -rf "$PREFIX"; say "removed $PREFIX"; fi
   if ((PURGE)); then
-    for d in "$ETC" "$STATE"; do if [ -e "$d" ]; then rm -rf "$d"; say "removed $d"; fi; done
+    for d in "$ETC" "$STATE" "$HAND_LOG"; do if [ -e "$d" ]; then rm -rf "$d"; say "removed $d"; fi; done
   else
     for d in "$ETC" "$STATE"; do [ -e "$d" ] && say "kept $d (--purge removes it)"; done
   fi
@@ -166,25 +168,35 @@ for g in "${groups_wanted[@]}"; do
 done
 
 # ---------------------------------------------------------------- config and state
+# Config, secrets and state are taken back on every run, by number: after an uninstall the
+# gunwatch user can come back with another uid while another account got the old one, and files
+# kept from the earlier install would then be that account's (its Twilio token included).
+owned_by_us() {  # every file under $1 belongs to the gunwatch user and group
+  [ -z "$(find "$1" \( ! -uid "$(id -u "$USER_NAME")" -o ! -gid "$(id -g "$USER_NAME")" \) -print -quit)" ]
+}
 install -d -o root -g "$USER_NAME" -m 0750 "$ETC"
 if [ ! -e "$CONFIG" ]; then
   install -o "$USER_NAME" -g "$USER_NAME" -m 0600 "$SRC/install/gunwatch.example.yml" "$CONFIG"
   say "wrote $CONFIG from the commented example: choose your sources there"
-else
-  # a kept config from an earlier install belongs to the user of that install
-  [ "$(stat -c %U:%a "$CONFIG")" = "$USER_NAME:600" ] || { chown "$USER_NAME:$USER_NAME" "$CONFIG"; chmod 0600 "$CONFIG"; }
 fi
 if [ ! -e "$ENVFILE" ]; then
   install -o "$USER_NAME" -g "$USER_NAME" -m 0600 /dev/null "$ENVFILE"
   cat > "$ENVFILE" <<'EOF'
 # Secrets for gunwatch, one KEY=VALUE a line; the config refers to them as ${KEY}.
-# Read by the service (systemd EnvironmentFile) and by `gunwatch doctor`.
+# Read by the service (systemd EnvironmentFile) and by every gunwatch command given the config.
 # TWILIO_AUTH_TOKEN=
 # ZM_PASSWORD=
 EOF
 fi
+for secret in "$CONFIG" "$ENVFILE"; do
+  if ! owned_by_us "$secret" || [ "$(stat -c %a "$secret")" != 600 ]; then
+    chown "$USER_NAME:$USER_NAME" "$secret"; chmod 0600 "$secret"; say "gave $secret back to $USER_NAME (mode 0600)"
+  fi
+done
 install -d -o "$USER_NAME" -g "$USER_NAME" -m 0750 "$STATE"
-[ "$(stat -c %U "$STATE")" = "$USER_NAME" ] || chown -R "$USER_NAME:$USER_NAME" "$STATE"
+if ! owned_by_us "$STATE"; then
+  chown -R "$USER_NAME:$USER_NAME" "$STATE"; say "gave the files in $STATE back to $USER_NAME"
+fi
 
 # ---------------------------------------------------------------- the package
 if [ ! -x "$VENV/bin/python" ]; then
@@ -225,6 +237,8 @@ if ! diff -rq "$SRC/models" "$PREFIX/models" >/dev/null 2>&1; then
   say "installed the model bundles in $PREFIX/models"
   CHANGED=1
 fi
+# The commented example, where config errors point an admin who has no checkout at hand.
+install -C -m 0644 "$SRC/install/gunwatch.example.yml" "$PREFIX/gunwatch.example.yml"
 install -d -m 0755 "$PREFIX/docs"
 for doc in install.md config.md alerts.md darknet.md; do
   [ ! -f "$SRC/docs/$doc" ] || install -C -m 0644 "$SRC/docs/$doc" "$PREFIX/docs/$doc"
@@ -341,7 +355,7 @@ if ! cmp -s "$SRC/install/gunwatch.service" "$UNIT"; then
   CHANGED=1
   ! systemd_up || systemctl daemon-reload
 fi
-RUN_CMD="runuser -u $USER_NAME -- $VENV/bin/gunwatch run --config $CONFIG"
+RUN_CMD="runuser -u $USER_NAME -- $VENV/bin/gunwatch run --config $CONFIG >> $HAND_LOG 2>&1 &"
 if systemd_up; then
   systemctl is-enabled --quiet gunwatch.service || systemctl enable --quiet gunwatch.service
   if ((START)); then
@@ -353,7 +367,7 @@ if systemd_up; then
   fi
 else
   say "systemd is not running here, so the service is installed but not started; start it with"
-  say "  $RUN_CMD &"
+  say "  $RUN_CMD"
 fi
 
 # ---------------------------------------------------------------- doctor and next steps
@@ -365,7 +379,11 @@ if [ "${GUNWATCH_DOCTOR:-1}" != 0 ]; then
     say "doctor found problems: each FAIL above says how to fix it; run it again with: runuser -u $USER_NAME -- gunwatch doctor"
 fi
 reload="systemctl reload gunwatch"
-systemd_up || reload="kill -HUP <pid of gunwatch run>"
+logs="journalctl -u gunwatch -f"
+if ! systemd_up; then
+  reload="pkill -HUP -u $USER_NAME -f 'gunwatch run'"
+  logs="tail -f $HAND_LOG (started as above; without systemd nothing restarts it after a reboot)"
+fi
 cat <<EOF
 
 Next steps
@@ -380,6 +398,7 @@ Next steps
     then: $reload; runuser -u $USER_NAME -- gunwatch doctor
   Alerts: add a channel under alerts.channels (Twilio SMS/voice, webhook, MQTT, e-mail; see
     $PREFIX/docs/alerts.md), then \`gunwatch alert test\`.
-  Logs: journalctl -u gunwatch -f     Metrics: http://127.0.0.1:9870/metrics and /healthz
+  Logs: $logs
+  Metrics: http://127.0.0.1:9870/metrics and /healthz
   Remove: bash $SRC/install/install.sh --uninstall [--purge]
 EOF

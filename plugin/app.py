@@ -17,6 +17,7 @@ from .detectors.select import create_detector
 from .errors import ConfigError, GunwatchError
 from .metrics import MetricsServer
 from .model import ModelBundle, load_model
+from .paths import example_config
 from .pipeline.confirm import Confirmer
 from .pipeline.runner import Runner
 from .regions.person import load_person_detector
@@ -30,10 +31,11 @@ log = logging.getLogger(__name__)
 
 class App:
     def __init__(self, config: GunwatchConfig, extra_sinks: list[Sink] | None = None,
-                 config_path: Path | None = None):
+                 config_path: Path | None = None, env_file: str | None = None):
         """`config_path`: the file SIGHUP re-reads (None: SIGHUP is ignored, e.g. for the demo,
-        whose extra sinks cannot be reopened)."""
-        self.config, self.config_path = config, config_path
+        whose extra sinks cannot be reopened), with the secrets of `env_file` (None: the
+        environment file beside it, as at start)."""
+        self.config, self.config_path, self.env_file = config, config_path, env_file
         self.extra_sinks = list(extra_sinks or [])
         self.model: ModelBundle = self.init_model()
         self.detector: Detector = self.init_detector()
@@ -72,8 +74,8 @@ class App:
 
     def init_sources(self) -> list[Source]:
         if not self.config.sources:
-            raise ConfigError("sources: no source configured; add at least one (folder, stream, "
-                              "...) - see install/gunwatch.example.yml")
+            raise ConfigError(f"sources: no source configured; add at least one (folder, stream, "
+                              f"...) - see {example_config()}")
         # Crops need the frame's own pixels: reduced decoding only when every camera looks at
         # whole frames alone.
         whole_only = all(r.whole_only() for r in self.config.region_settings())
@@ -160,7 +162,7 @@ class App:
         after its current attempt and the new one picks the queue up; frames waiting for the
         detector at that moment are dropped (the sources deliver fresh ones)."""
         try:
-            new = load_config(self.config_path)
+            new = load_config(self.config_path, self.env_file)
             same_detector = new.detector == self.config.detector
             model = self.model if same_detector else load_model(new.detector.model)
             old = (self.config, self.model, self.detector, self.person)

@@ -4,6 +4,10 @@ Every section is a pydantic model with extra="forbid", so a misspelt key is an e
 it. Secrets may be written as ${ENV_VAR} (or ${ENV_VAR:-default}) anywhere a string goes; they
 are substituted at load time and kept as SecretStr where the schema says so, so they never
 appear in logs or error messages.
+
+Variables come from the process's environment first, then from the file `environment` beside
+the config file (or the one --env-file names): the service gets that file from systemd's
+EnvironmentFile, and a command started by hand must resolve ${TWILIO_AUTH_TOKEN} the same way.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from . import safe_yaml
 from .alerts.config import AlertsConfig
 from .errors import ConfigError
 from .metrics import MetricsConfig
+from .paths import example_config
 from .pipeline.confirm import ConfirmSettings
 from .pipeline.filters import FrameFilter
 from .regions.config import RegionSettings
@@ -29,6 +34,7 @@ from .sources.stream import StreamSourceConfig
 from .zoneminder.config import ZoneMinderSourceConfig
 
 DEFAULT_PATHS = (Path("/etc/gunwatch/gunwatch.yml"),)
+ENV_FILE_NAME = "environment"   # beside the config: /etc/gunwatch/environment for the service
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -129,13 +135,56 @@ def _merged(base: dict, override: dict) -> dict:
 _SECRET_KEY = re.compile(r"secret|token|passw|pass$|pwd|credential|auth|api_?key|private", re.IGNORECASE)
 
 
-def _substitute(value: Any, path: str, missing: list[str], secrets: set[str]) -> Any:
-    """substitute_env's walk: unset variables are collected in `missing` (so that every one is
+class Environment:
+    """Where ${VAR} values come from: the process's variables, then an environment file's
+    KEY=VALUE lines (as systemd's EnvironmentFile gives them to the service)."""
+
+    def __init__(self, file_values: dict[str, str] | None = None, unread: str = ""):
+        self.values = {**(file_values or {}), **os.environ}
+        self.unread = unread   # why an environment file that exists could not be read
+
+    @classmethod
+    def beside(cls, config_file: Path | None, env_file: Path | None = None) -> Environment:
+        """The environment for `config_file`: `env_file` when given (it must exist), else the
+        file named `environment` in the config's folder when there is one."""
+        if env_file is None:
+            if config_file is None or not (config_file.parent / ENV_FILE_NAME).exists():
+                return cls()
+            env_file = config_file.parent / ENV_FILE_NAME
+        elif not env_file.exists():
+            raise ConfigError(f"{env_file}: no such environment file (--env-file); give the file "
+                              "of KEY=VALUE lines, or leave the option out")
+        try:
+            return cls(read_env_file(env_file))
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            return cls(unread=f"{env_file} exists but cannot be read ({reason})")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines as systemd's EnvironmentFile reads them: blank lines and # comments
+    skipped, one pair of surrounding quotes taken off the value."""
+    values = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = (part.strip() for part in line.split("=", 1))
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        if key:
+            values[key] = value
+    return values
+
+
+def _substitute(value: Any, path: str, missing: list[str], secrets: set[str], env: Environment) -> Any:
+    """parse_config's walk over the YAML tree: unset variables are collected in `missing` (so that every one is
     reported, not the first), substituted values in `secrets` (so that no error shows them)."""
     if isinstance(value, dict):
-        return {k: _substitute(v, f"{path}.{k}" if path else str(k), missing, secrets) for k, v in value.items()}
+        return {k: _substitute(v, f"{path}.{k}" if path else str(k), missing, secrets, env)
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, f"{path}.{i}", missing, secrets) for i, v in enumerate(value)]
+        return [_substitute(v, f"{path}.{i}", missing, secrets, env) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
     if _SECRET_KEY.search(path.rsplit(".", 1)[-1]):
@@ -143,26 +192,18 @@ def _substitute(value: Any, path: str, missing: list[str], secrets: set[str]) ->
 
     def replace(match: re.Match) -> str:
         name, default = match.group(1), match.group(2)
-        if name in os.environ:
-            secrets.add(os.environ[name])
-            return os.environ[name]
+        if name in env.values:
+            secrets.add(env.values[name])
+            return env.values[name]
         if default is not None:
             return default
-        missing.append(f"{path}: environment variable {name} is not set; export it (for the "
-                       f"service: in its environment file) or write the value in the config")
+        missing.append(f"{path}: environment variable {name} is not set; " + (
+            f"{env.unread}: run as root or as the service user, or export the variable"
+            if env.unread else "export it, put it in the environment file beside the config (the "
+            "service's /etc/gunwatch/environment), or write the value in the config"))
         return ""
 
     return _ENV_REFERENCE.sub(replace, value)
-
-
-def substitute_env(value: Any, path: str = "") -> Any:
-    """Replace ${VAR} references in every string of a parsed YAML tree; ConfigError names every
-    variable that is not set."""
-    missing: list[str] = []
-    result = _substitute(value, path, missing, set())
-    if missing:
-        raise ConfigError("\n".join(missing))
-    return result
 
 
 def _shown(value: Any, key: str, secrets: set[str]) -> str:
@@ -203,7 +244,7 @@ def format_errors(source: str, err: ValidationError, secrets: set[str] | None = 
         shown = "" if e["type"] in ("missing", "extra_forbidden") else _shown(e.get("input"), key, secrets)
         hint = ""
         if e["type"] == "extra_forbidden":
-            hint = "; remove it or check its spelling (see install/gunwatch.example.yml)"
+            hint = f"; remove it or check its spelling (see {example_config()})"
         elif e["type"] == "literal_error":
             hint = f"; {e['msg'][0].lower()}{e['msg'][1:]}"
         lines.append(_scrub(f"{source}: {key}: {e['msg']}{shown}{hint}", secrets))
@@ -222,7 +263,7 @@ def _with_folder_journals(raw: dict) -> dict:
                                else s for s in sources]}
 
 
-def parse_config(text: str, source: str = "<config>") -> GunwatchConfig:
+def parse_config(text: str, source: str = "<config>", env: Environment | None = None) -> GunwatchConfig:
     """Validate a config file's text; ConfigError lists every problem at once, each naming its
     key path and never a secret's value."""
     try:
@@ -237,7 +278,7 @@ def parse_config(text: str, source: str = "<config>") -> GunwatchConfig:
     raw = {key: value for key, value in raw.items() if value is not None}
     missing: list[str] = []
     secrets: set[str] = set()
-    substituted = _with_folder_journals(_substitute(raw, "", missing, secrets))
+    substituted = _with_folder_journals(_substitute(raw, "", missing, secrets, env or Environment()))
     problems = [f"{source}: {line}" for line in missing]
     try:
         config = GunwatchConfig.model_validate(substituted)
@@ -249,12 +290,20 @@ def parse_config(text: str, source: str = "<config>") -> GunwatchConfig:
     return config
 
 
-def load_config(path: str | os.PathLike | None = None) -> GunwatchConfig:
-    """Load the config file; without a path, the standard location, or defaults if none exists."""
-    candidates = [Path(path)] if path else [p for p in DEFAULT_PATHS if p.exists()]
-    if not candidates:
+def config_file(path: str | os.PathLike | None) -> Path | None:
+    """The file a command reads: `path`, else the standard location when it exists."""
+    return Path(path) if path else next((p for p in DEFAULT_PATHS if p.exists()), None)
+
+
+def load_config(path: str | os.PathLike | None = None, env_file: str | os.PathLike | None = None
+                ) -> GunwatchConfig:
+    """Load the config file; without a path, the standard location, or defaults if none exists.
+    ${VAR}s resolve from the process's environment, then `env_file` or the `environment` file
+    beside the config (see Environment)."""
+    file = config_file(path)
+    env = Environment.beside(file, Path(env_file) if env_file else None)
+    if file is None:
         return GunwatchConfig()
-    file = candidates[0]
     try:
         if file.exists() and not file.is_file():  # a FIFO or a device would be read forever
             raise ConfigError(f"{file}: not a regular file; give the path of the YAML config file")
@@ -265,4 +314,4 @@ def load_config(path: str | os.PathLike | None = None) -> GunwatchConfig:
         raise ConfigError(f"{file}: cannot read the config file ({exc.strerror})") from exc
     except safe_yaml.YamlRefused as exc:
         raise ConfigError(f"{file}: {exc}") from None
-    return parse_config(text, str(file))
+    return parse_config(text, str(file), env)

@@ -25,14 +25,14 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .config import DEFAULT_PATHS, GunwatchConfig, load_config
+from .config import DEFAULT_PATHS, Environment, GunwatchConfig, config_file, load_config
 from .errors import GunwatchError
 from .model import models_dirs
+from .paths import example_config
 from .untrusted import masked_url
 
 State = Literal["OK", "WARN", "FAIL"]
 TEST_IMAGE = "drawn-pistol.jpg"   # in a models folder; drawn with OpenCV shapes, no photograph
-DEFAULT_ENV_FILE = Path("/etc/gunwatch/environment")
 NETWORK_TIMEOUT_S = 5.0
 # Skew beyond this breaks TLS, ZoneMinder's token expiry and the times in alerts.
 MAX_CLOCK_SKEW_S = 60.0
@@ -57,23 +57,6 @@ def why(exc: Exception) -> str:
     """A network error in a few words (requests' own text runs to three nested reprs)."""
     match = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(exc))
     return f"{type(exc).__name__}: {match.group(1) if match else str(exc)[:160]}"
-
-
-def load_env_file(path: Path) -> list[str]:
-    """Put KEY=VALUE lines of the service's EnvironmentFile into os.environ (set variables win),
-    so that ${SECRET} references resolve as they do for the service. Returns the names set."""
-    names = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = (part.strip() for part in line.split("=", 1))
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        if key and key not in os.environ:
-            os.environ[key] = value
-            names.append(key)
-    return names
 
 
 def test_image() -> Path | None:
@@ -171,27 +154,23 @@ class Doctor:
 
     # ------------------------------------------------------------------ config
     def check_config(self) -> None:
-        path = Path(self.config_path) if self.config_path else next(
-            (p for p in DEFAULT_PATHS if p.exists()), None)
+        path = config_file(self.config_path)
         if path is None:
             self.add("config", "FAIL", f"no config file at {DEFAULT_PATHS[0]}",
-                     "copy install/gunwatch.example.yml there (or pass --config FILE)")
+                     f"copy {example_config()} there (or pass --config FILE)")
             return
-        if self.env_file and self.env_file.is_file():
-            try:
-                load_env_file(self.env_file)
-            except OSError as exc:
-                self.add("config", "WARN", f"cannot read {self.env_file} ({exc.strerror}); "
-                         "${...} secrets may not resolve", f"make {self.env_file} readable by this user")
         try:
-            config = load_config(path)
+            env = Environment.beside(path, self.env_file)
+            if env.unread:
+                self.add("config", "WARN", f"{env.unread}; ${{...}} secrets may not resolve", "run doctor as the service user or as root")
+            config = load_config(path, self.env_file)
         except GunwatchError as exc:
             self.add("config", "FAIL", str(exc), f"edit {path}; `gunwatch config check --config "
                      f"{path}` repeats this; every key is in docs/config.md")
             return
         if not config.sources:
             self.add("config", "FAIL", f"{path}: sources: no source configured",
-                     "add a zoneminder, frigate, stream or folder source (install/gunwatch.example.yml)")
+                     f"add a zoneminder, frigate, stream or folder source ({example_config()})")
         else:
             channels = len(config.alerts.channels)
             self.add("config", "OK", f"{path}: {len(config.sources)} sources, {channels} alert channels")

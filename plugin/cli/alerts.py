@@ -13,9 +13,10 @@ from ..alerts.channel import Delivery, PermanentError, TransientError, create_ch
 from ..alerts.outbox import Outbox, Store, outbox_path
 from ..alerts.policy import local_time
 from ..alerts.worker import DeliveryWorker
-from ..config import load_config
 from ..domain import BBox, Incident
 from ..errors import AlertDeliveryError, ConfigError
+from ..paths import example_config
+from .options import add_config_options, config_from
 
 STATES = ("held", "queued", "sending", "sent", "delivered", "failed", "skipped")
 
@@ -70,8 +71,7 @@ def add_parser(sub) -> None:
     listing = sub.add_parser("alerts", help="list recent alerts with their state and why",
                              description=LIST_DESCRIPTION, epilog=LIST_EXAMPLES,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    listing.add_argument("--config", metavar="FILE",
-                         help="config file (default /etc/gunwatch/gunwatch.yml)")
+    add_config_options(listing)
     listing.add_argument("--limit", type=int, default=50, metavar="N",
                          help="show the newest N alerts (default 50)")
     listing.add_argument("--state", choices=STATES, help="only alerts in this state")
@@ -86,7 +86,7 @@ def add_parser(sub) -> None:
     test = actions.add_parser("test", help="send a test message through every channel",
                               description=ALERT_DESCRIPTION, epilog=ALERT_EXAMPLES,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    test.add_argument("--config", metavar="FILE", help="config file (default /etc/gunwatch/gunwatch.yml)")
+    add_config_options(test)
     test.add_argument("--channel", action="append", metavar="NAME",
                       help="only this channel (repeat for several; default all)")
     test.add_argument("--camera", default="test camera", help="camera name in the message")
@@ -96,14 +96,14 @@ def add_parser(sub) -> None:
     deliver = actions.add_parser("deliver", help="send what the outbox holds",
                                  description=ALERT_DESCRIPTION, epilog=ALERT_EXAMPLES,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    deliver.add_argument("--config", metavar="FILE", help="config file (default /etc/gunwatch/gunwatch.yml)")
+    add_config_options(deliver)
     deliver.add_argument("--until-empty", action="store_true",
                          help="exit once nothing is left to send or to check")
     deliver.set_defaults(run=run_deliver)
 
 
 def run_list(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = config_from(args)
     path = outbox_path(config)
     if not path.exists():
         print(f"no alerts yet ({path} does not exist)", file=sys.stderr)
@@ -136,11 +136,11 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_test(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = config_from(args)
     alerts = config.alerts
     if not alerts.channels:
-        raise ConfigError("alerts.channels: no alert channel is configured; add one (see "
-                          "install/gunwatch.example.yml)")
+        raise ConfigError(f"alerts.channels: no alert channel is configured; add one (see "
+                          f"{example_config()})")
     unknown = set(args.channel or ()) - set(alerts.channels)
     if unknown:
         raise ConfigError(f"--channel {', '.join(sorted(unknown))}: not in alerts.channels; "
@@ -174,7 +174,7 @@ def run_test(args: argparse.Namespace) -> int:
 
 
 def run_deliver(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = config_from(args)
     outbox = Outbox(config.alerts, outbox_path(config))
     worker = DeliveryWorker(outbox, create_channels(config.alerts))
     stop = threading.Event()

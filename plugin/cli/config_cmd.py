@@ -6,8 +6,10 @@ import argparse
 import json
 from typing import Any
 
-from ..config import GunwatchConfig, load_config
+from ..config import GunwatchConfig
 from ..errors import ConfigError
+from ..paths import example_config
+from .options import add_config_options, config_from
 
 DESCRIPTION = """\
 check: load and validate a config file exactly as `gunwatch run` would (YAML syntax, unknown
@@ -23,7 +25,7 @@ def add_parser(sub) -> None:
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
     verbs.required = True
     check = verbs.add_parser("check", help="validate a config file")
-    check.add_argument("--config", metavar="FILE", help="config file (default /etc/gunwatch/gunwatch.yml)")
+    add_config_options(check)
     check.set_defaults(run=run_check)
     docs = verbs.add_parser("docs", help="print the reference of every key as Markdown")
     docs.add_argument("--json", action="store_true", help="print the JSON schema instead")
@@ -31,11 +33,11 @@ def add_parser(sub) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = config_from(args)
     if not config.sources:
         # `run` refuses such a file (App.init_sources): check must not call it OK.
         raise ConfigError(f"{args.config or 'config'}: sources: no source configured; add at least "
-                          "one (folder, stream, ...) - see install/gunwatch.example.yml")
+                          f"one (folder, stream, ...) - see {example_config()}")
     print(f"OK: {args.config or 'defaults'}: {len(config.sources)} sources, "
           f"detector backend {config.detector.backend}")
     return 0

@@ -6,7 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from ..doctor import DEFAULT_ENV_FILE, Doctor, as_dicts, failed
+from ..doctor import Doctor, as_dicts, failed
+from .options import add_config_options
 
 DESCRIPTION = """\
 Check everything `gunwatch run` needs, as the user that runs it, and print one line per check:
@@ -24,7 +25,7 @@ https, no request sent); the clock is sane and agrees
 with the recorders' and Twilio's clocks. Nothing is recorded, sent or written back.
 
 Secrets written as ${VAR} resolve as for the service: variables of this process first, then
-the service's environment file (--env-file)."""
+the environment file beside the config (or --env-file)."""
 
 EXAMPLES = """\
 examples:
@@ -39,16 +40,14 @@ def add_parser(sub) -> None:
     parser = sub.add_parser("doctor", help="check config, model, library, sources, alerts; say how to fix",
                             description=DESCRIPTION, epilog=EXAMPLES,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", metavar="FILE", help="config file (default /etc/gunwatch/gunwatch.yml)")
-    parser.add_argument("--env-file", type=Path, default=DEFAULT_ENV_FILE, metavar="FILE",
-                        help=f"KEY=VALUE secrets of the service, if it exists (default {DEFAULT_ENV_FILE})")
+    add_config_options(parser)
     parser.add_argument("--json", action="store_true",
                         help='print a JSON list of {"check", "state", "detail", "fix"} instead')
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    results = Doctor(args.config, args.env_file).run()
+    results = Doctor(args.config, Path(args.env_file) if args.env_file else None).run()
     if args.json:
         print(json.dumps(as_dicts(results), indent=1))
     else:

@@ -1,9 +1,10 @@
-"""Command-line options shared by the commands that load a model."""
+"""Command-line options shared by the commands that load a config file or a model."""
 
 from __future__ import annotations
 
 import argparse
 
+from ..config import DEFAULT_PATHS, ENV_FILE_NAME, GunwatchConfig, load_config
 from ..detectors.base import Detector, DetectorSettings
 from ..detectors.select import create_detector
 from ..model import ModelBundle, default_model_ref, load_model
@@ -21,6 +22,19 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, got {text}")
     return value
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    """--config and --env-file, the same for every command that reads the config file."""
+    parser.add_argument("--config", metavar="FILE", help=f"config file (default {DEFAULT_PATHS[0]})")
+    parser.add_argument("--env-file", metavar="FILE",
+                        help=f"KEY=VALUE secrets that ${{VAR}}s in the config refer to; variables of "
+                             f"this process win (default: the file {ENV_FILE_NAME!r} beside the config, "
+                             f"if there is one, as the service gets it)")
+
+
+def config_from(args: argparse.Namespace) -> GunwatchConfig:
+    return load_config(args.config, args.env_file)
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ..app import App
-from ..config import DEFAULT_PATHS, load_config
+from ..config import config_file, load_config
+from .options import add_config_options
 
 DESCRIPTION = """\
 Run gunwatch as a service: watch every source in the config file (recorder events, snapshot
@@ -30,13 +30,13 @@ def add_parser(sub) -> None:
     parser = sub.add_parser("run", help="run the detection service from a config file",
                             description=DESCRIPTION, epilog=EXAMPLES,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", metavar="FILE", help="config file (default /etc/gunwatch/gunwatch.yml)")
+    add_config_options(parser)
     parser.add_argument("--for", dest="duration", type=float, metavar="SECONDS",
                         help="stop after this many seconds (tests, demos)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    path = Path(args.config) if args.config else next((p for p in DEFAULT_PATHS if p.exists()), None)
-    App(load_config(path), config_path=path).run(args.duration)
+    path = config_file(args.config)
+    App(load_config(path, args.env_file), config_path=path, env_file=args.env_file).run(args.duration)
     return 0

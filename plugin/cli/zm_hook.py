@@ -9,13 +9,14 @@ import sys
 from pathlib import Path
 
 from ..app import App
-from ..config import GunwatchConfig, load_config
+from ..config import GunwatchConfig
 from ..errors import ConfigError, SourceError
 from ..zoneminder.client import ZoneMinderClient
 from ..zoneminder.config import ZoneMinderSourceConfig
 from ..zoneminder.formats import hook_line
 from ..untrusted import log_field
 from ..zoneminder.source import ZoneMinderSource
+from .options import add_config_options, config_from
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def add_parser(sub) -> None:
     parser.add_argument("monitor_id", type=int, metavar="MONITOR_ID")
     parser.add_argument("rest", nargs="*", metavar="CAUSE",
                         help="the alarm cause; or MONITOR_NAME CAUSE [EVENT_PATH] as zmeventnotification passes them")
-    parser.add_argument("--config", metavar="FILE", help="config file (default /etc/gunwatch/gunwatch.yml)")
+    add_config_options(parser)
     parser.add_argument("--notes", action="store_true",
                         help="also prepend the detection to the event's Notes (like zm_detect.py -n; "
                         "leave it off under zmeventnotification, which writes Notes itself)")
@@ -118,7 +119,7 @@ def checked_event(client: ZoneMinderClient, event_id: int, monitor_id: int) -> d
 
 def run(args: argparse.Namespace) -> int:
     cause, event_path = _cause_and_path(args.rest)
-    config = load_config(args.config)
+    config = config_from(args)
     zoneminder = zoneminder_section(config, args.config or "config").model_copy(update={"notes": args.notes})
     event = checked_event(ZoneMinderClient(zoneminder), args.event_id, args.monitor_id)
     if event_path is not None:

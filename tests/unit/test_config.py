@@ -53,3 +53,58 @@ def test_load_config_file_errors(tmp_path):
     path.write_text("log_level: LOUD\n")
     with pytest.raises(ConfigError, match=f"{path}: log_level"):
         load_config(path)
+
+
+# ------------------------------------------------------------------ the environment file
+TWILIO = """alerts:
+  channels:
+    sms: {type: twilio_sms, account_sid: AC0123456789abcdef0123456789abcdef, auth_token: '${GW_ENV_TOKEN}',
+          from_number: '+15550000100', recipients: ['+15551234567']}
+"""
+
+
+def installed_config(folder, env_text: str | None):
+    """A config with a ${VAR} secret, and the service's `environment` file beside it."""
+    folder.mkdir(exist_ok=True)
+    (folder / "gunwatch.yml").write_text(TWILIO)
+    if env_text is not None:
+        (folder / "environment").write_text(env_text)
+    return folder / "gunwatch.yml"
+
+
+def token(config) -> str:
+    return config.alerts.channels["sms"].auth_token.get_secret_value()
+
+
+def test_secret_resolves_from_the_environment_file_beside_the_config(tmp_path, monkeypatch):
+    monkeypatch.delenv("GW_ENV_TOKEN", raising=False)
+    path = installed_config(tmp_path / "etc", "# secrets\nGW_ENV_TOKEN=\"from-file\"\n")
+    assert token(load_config(path)) == "from-file"
+    monkeypatch.setenv("GW_ENV_TOKEN", "from-process")   # as with systemd: set variables win
+    assert token(load_config(path)) == "from-process"
+
+
+def test_env_file_option_replaces_the_file_beside(tmp_path, monkeypatch):
+    monkeypatch.delenv("GW_ENV_TOKEN", raising=False)
+    path = installed_config(tmp_path / "etc", "GW_ENV_TOKEN=beside\n")
+    (tmp_path / "other.env").write_text("GW_ENV_TOKEN=named\n")
+    assert token(load_config(path, tmp_path / "other.env")) == "named"
+    with pytest.raises(ConfigError, match=r"nowhere.env: no such environment file \(--env-file\)"):
+        load_config(path, tmp_path / "nowhere.env")
+
+
+def test_environment_file_that_cannot_be_read_is_named_in_the_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("GW_ENV_TOKEN", raising=False)
+    path = installed_config(tmp_path / "etc", None)
+    (tmp_path / "etc" / "environment").mkdir()   # unreadable even for root, unlike a chmod 000 file
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    message = str(exc.value)
+    assert "alerts.channels.sms.auth_token: environment variable GW_ENV_TOKEN is not set" in message
+    assert "environment exists but cannot be read (Is a directory): run as root or as the service user" in message
+
+
+def test_without_an_environment_file_the_error_says_where_it_goes(tmp_path, monkeypatch):
+    monkeypatch.delenv("GW_ENV_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match="put it in the environment file beside the config"):
+        load_config(installed_config(tmp_path / "etc", None))
