@@ -29,39 +29,62 @@ log = logging.getLogger(__name__)
 _FLOAT_P = ctypes.POINTER(ctypes.c_float)
 
 
-@contextmanager
-def _native_output_to_log():
-    """darknet prints its layer table to stderr, and AlexeyAB/hank-ai builds print loading
-    chatter to stdout, where it would corrupt `gunwatch detect --json`. Both go to the DEBUG log.
+class _NativeOutput:
+    """Sends what C code writes to fds 1 and 2 during library calls to the DEBUG log.
+
+    darknet prints its layer table to stderr while loading, and AlexeyAB/hank-ai builds print
+    CPU-feature lines (" Used AVX ", "AVX detected.") to stdout on the first prediction, where
+    they would corrupt `gunwatch detect --json`. The descriptors are process-wide, so nested and
+    concurrent captures share one redirect: the first one in swaps the descriptors, the last
+    one out restores them and logs what was caught. Networks on other threads keep predicting
+    in parallel; only the swaps are serialised.
 
     Safe only because cfg and weights were validated first: darknet's own error paths call
     exit() and would take this redirect with them.
     """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    with tempfile.TemporaryFile() as sink:
-        saved = {fd: os.dup(fd) for fd in (1, 2)}
-        for fd in saved:
-            os.dup2(sink.fileno(), fd)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._saved: dict[int, int] = {}
+        self._users: dict[int, int] = {}
+        self._sink = None
+
+    @contextmanager
+    def __call__(self, fds: tuple[int, ...]):
+        with self._lock:
+            if self._sink is None:
+                self._sink = tempfile.TemporaryFile()
+            for fd in fds:
+                if not self._users.get(fd):
+                    (sys.stdout if fd == 1 else sys.stderr).flush()
+                    self._saved[fd] = os.dup(fd)
+                    os.dup2(self._sink.fileno(), fd)
+                self._users[fd] = self._users.get(fd, 0) + 1
         try:
             yield
         finally:
-            libc_flush()
-            for fd, copy in saved.items():
-                os.dup2(copy, fd)
-                os.close(copy)
-            sink.seek(0)
-            chatter = sink.read().decode(errors="replace").strip()
-            if chatter:
-                log.debug("darknet says:\n%s", chatter)
+            with self._lock:
+                # C stdio buffers stdout when it is not a terminal: flush it into the sink.
+                _libc.fflush(None)
+                for fd in fds:
+                    self._users[fd] -= 1
+                    if not self._users[fd]:
+                        os.dup2(self._saved[fd], fd)
+                        os.close(self._saved.pop(fd))
+                if not any(self._users.values()):
+                    self._sink.seek(0)
+                    chatter = self._sink.read().decode(errors="replace").strip()
+                    self._sink.seek(0)
+                    self._sink.truncate()
+                    if chatter:
+                        log.debug("darknet says:\n%s", chatter)
 
 
-def libc_flush() -> None:
-    """C stdio buffers stdout when it is not a terminal; flush it into the redirect target."""
-    try:
-        ctypes.CDLL(None).fflush(None)
-    except (OSError, AttributeError):
-        pass
+_libc = ctypes.CDLL(None)
+_native_output = _NativeOutput()
+LOADING_FDS = (1, 2)
+# stderr stays open while predicting: it carries gunwatch's own log, from every thread.
+PREDICTING_FDS = (1,)
 
 
 def _refuse_what_pjreddie_ignores(cfg: Path, sections: list[darknet_cfg.Section],
@@ -89,13 +112,27 @@ class Network:
         if self._api.name == "pjreddie":
             _refuse_what_pjreddie_ignores(self.cfg, sections, self.library)
         self._lock = threading.Lock()
-        with _native_output_to_log():
+        with _native_output(LOADING_FDS):
             net = self._api.load_network(str(self.cfg).encode(), str(self.weights).encode())
         if not net:
             raise BackendUnavailable(f"libdarknet could not load {self.cfg} / {self.weights}")
         self._net: int | None = net
         self.classes = max(darknet_cfg.output_classes(sections) or {0})
+        if not self._api.layout_measured:
+            self._measure_layout()
         self._read_size()
+
+    def _measure_layout(self) -> None:
+        try:
+            with _native_output(LOADING_FDS):
+                self._api.measure_layout(self._net, self.classes)
+        except LookupError as exc:
+            self.close()
+            raise BackendUnavailable(
+                f"{self.library.path} ({self._api.name} API) returns detections gunwatch cannot "
+                f"read: {exc}. Use `detector.backend: opencv`, or a library whose darknet.h "
+                "docs/darknet.md lists, and report this build.") from exc
+        log.info("darknet library %s: %s", self.library.path, self._api.describe())
 
     def _read_size(self) -> None:
         self.width, self.height = self._api.network_size(self._net)
@@ -115,7 +152,8 @@ class Network:
                                      f"not exported); set width={width} height={height} in {self.cfg}")
         with self._lock:
             self._require_open()
-            self._api.lib.resize_network(self._net, width, height)
+            with _native_output(PREDICTING_FDS):
+                self._api.lib.resize_network(self._net, width, height)
             self._read_size()
 
     def predict(self, chw: np.ndarray, thresh: float) -> tuple[np.ndarray, np.ndarray]:
@@ -132,8 +170,9 @@ class Network:
         num = ctypes.c_int(0)
         with self._lock:
             self._require_open()
-            self._api.predict(self._net, chw.ctypes.data_as(_FLOAT_P))
-            dets = self._api.get_network_boxes(self._net, self.width, self.height, thresh, num)
+            with _native_output(PREDICTING_FDS):
+                self._api.predict(self._net, chw.ctypes.data_as(_FLOAT_P))
+                dets = self._api.get_network_boxes(self._net, self.width, self.height, thresh, num)
             try:
                 return self._copy_out(dets, num.value)
             finally:
@@ -155,7 +194,8 @@ class Network:
             raise BackendUnavailable(f"{self.library.path} does not export letterbox_image")
         chw = np.ascontiguousarray(chw, dtype=np.float32)
         source = Image(chw.shape[2], chw.shape[1], chw.shape[0], chw.ctypes.data_as(_FLOAT_P))
-        boxed = self._api.lib.letterbox_image(source, width, height)
+        with _native_output(PREDICTING_FDS):
+            boxed = self._api.lib.letterbox_image(source, width, height)
         try:
             return np.ctypeslib.as_array(boxed.data, shape=(boxed.c, boxed.h, boxed.w)).copy()
         finally:
@@ -168,7 +208,8 @@ class Network:
     def close(self) -> None:
         with self._lock:
             if self._net is not None:
-                self._api.free_network(self._net)
+                with _native_output(PREDICTING_FDS):
+                    self._api.free_network(self._net)
                 self._net = None
 
     def __enter__(self) -> Network:

@@ -30,9 +30,8 @@ class DarknetApi:
 
     def __init__(self, lib: ctypes.CDLL, detection_struct: type[ctypes.Structure]):
         self.lib = lib
-        self.detection_struct = detection_struct
-        lib.free_detections.argtypes = [POINTER(detection_struct), c_int]
-        lib.free_detections.restype = None
+        self.layout_measured = False
+        self._use_layout(detection_struct)
         self.can_resize = hasattr(lib, "resize_network")
         if self.can_resize:
             lib.resize_network.argtypes = [c_void_p, c_int, c_int]
@@ -44,8 +43,46 @@ class DarknetApi:
             lib.free_image.argtypes = [Image]
             lib.free_image.restype = None
 
+    def _use_layout(self, detection_struct: type[ctypes.Structure]) -> None:
+        self.detection_struct = detection_struct
+        self.lib.free_detections.argtypes = [POINTER(detection_struct), c_int]
+        self.lib.free_detections.restype = None
+        self.lib.get_network_boxes.restype = POINTER(detection_struct)
+
     def describe(self) -> str:
-        return f"{self.name} API, {ctypes.sizeof(self.detection_struct)}-byte detection"
+        measured = "measured" if self.layout_measured else "not yet measured"
+        return f"{self.name} API, {ctypes.sizeof(self.detection_struct)}-byte detection ({measured})"
+
+    def measure_layout(self, net: int, classes: int) -> None:
+        """Check the detection layout guessed from symbols and version against what this
+        library returns for `net`, and switch to the layout that fits.
+
+        Asks for every box (threshold -1: raw outputs are all above it, even before a
+        prediction), reads them as each known layout, guess first, and frees them with the
+        library's own free_detections, which knows the true size. Raises LookupError when no
+        known layout fits: reading on would give garbage boxes or a segmentation fault.
+        """
+        w, h = self.network_size(net)
+        num = ctypes.c_int(0)
+        dets = self.get_network_boxes(net, w, h, -1.0, num)
+        try:
+            address = ctypes.cast(dets, c_void_p).value
+            if not address:
+                raise LookupError("get_network_boxes returned no array for a freshly loaded network")
+            guess = self.detection_struct
+            others = tuple(s for s in structs.LAYOUTS if s is not guess)
+            try:
+                fitting = structs.fitting_layout(address, num.value, classes, (guess,) + others)
+            except ValueError as exc:
+                raise LookupError(f"cannot check the detection layout: {exc}") from exc
+        finally:
+            self.lib.free_detections(dets, num.value)
+        if fitting is None:
+            tried = ", ".join(str(ctypes.sizeof(s)) for s in structs.LAYOUTS)
+            raise LookupError(f"its detection struct matches none of the known layouts ({tried} "
+                              f"bytes; {classes} classes expected in each box)")
+        self._use_layout(fitting)
+        self.layout_measured = True
 
     def load_network(self, cfg: bytes, weights: bytes) -> int:
         raise NotImplementedError
@@ -79,7 +116,6 @@ class PjreddieApi(DarknetApi):
         lib.network_predict.restype = POINTER(c_float)
         lib.get_network_boxes.argtypes = [
             c_void_p, c_int, c_int, c_float, c_float, POINTER(c_int), c_int, POINTER(c_int)]
-        lib.get_network_boxes.restype = POINTER(self.detection_struct)
         lib.free_network.argtypes = [c_void_p]
         lib.free_network.restype = None
 
@@ -113,7 +149,6 @@ class AlexeyABApi(DarknetApi):
         lib.network_predict_ptr.restype = POINTER(c_float)
         lib.get_network_boxes.argtypes = [
             c_void_p, c_int, c_int, c_float, c_float, POINTER(c_int), c_int, POINTER(c_int), c_int]
-        lib.get_network_boxes.restype = POINTER(detection_struct)
         lib.free_network_ptr.argtypes = [c_void_p]
         lib.free_network_ptr.restype = None
 
@@ -168,7 +203,9 @@ def missing_symbols(lib: ctypes.CDLL, names: tuple[str, ...]) -> list[str]:
 
 
 def hankai_detection_struct(version: str) -> type[ctypes.Structure]:
-    """hank-ai inserted sort_score on 2025-12-02 without a new symbol: tell by version."""
+    """hank-ai inserted sort_score on 2025-12-02 without a new symbol. The version is only the
+    first guess: builds from an archive carry whatever tag the builder gave them (the CI build of
+    V5 f684e1d reports 5.0.0 and has sort_score), so measure_layout checks it."""
     match = re.match(r"v?(\d+)\.(\d+)(?:\.(\d+))?", version.strip())
     if not match:
         raise LookupError(f"hank-ai build with unreadable version {version!r}: cannot tell "
