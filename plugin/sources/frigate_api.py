@@ -32,8 +32,7 @@ RENEW_BEFORE_EXPIRY_S = 300.0
 
 
 class FrigateAuthConfig(GunwatchModel):
-    user: str | None = Field(None, description="Frigate user gunwatch logs in as (POST /api/login); "
-                             "a viewer is not enough for the sub label: give it the admin role")
+    user: str | None = Field(None, description="Frigate user gunwatch logs in as (POST /api/login)")
     password: SecretStr | None = Field(None, description="that user's password; write it as "
                                        "${FRIGATE_PASSWORD} and set the variable in the environment file")
     token: SecretStr | None = Field(None, description="instead of user/password: a JWT Frigate issued "
