@@ -356,14 +356,23 @@ class Doctor:
         self.add(name, "OK", f"camera {source.camera}: {shown} gives {frame.shape[1]}x{frame.shape[0]} frames")
 
     def source_frigate(self, name: str, source) -> None:
-        url = source.url.rstrip("/") + "/api/version"
+        from .sources.frigate_api import FrigateApi, FrigateAuthError
+
+        # The source's own client: the same login, renewal and certificate rules as `run`.
+        api = FrigateApi(source.url, source.auth, NETWORK_TIMEOUT_S,
+                         tls_verify=source.ca_file or source.tls_verify)
+        how = ("without auth" if source.auth is None else
+               f"logged in as {source.auth.user}" if source.auth.user else "with auth.token")
         try:
-            response = self.http_get("frigate", url)
-            response.raise_for_status()
-            self.add(name, "OK", f"Frigate API {source.url} answers, version {response.text.strip()[:20]}")
+            major, minor = api.version()
+            self.add(name, "OK", f"Frigate API {api.shown} answers {how}, version {major}.{minor}")
+        except FrigateAuthError as exc:
+            self.add(name, "FAIL", str(exc), "set auth.user and auth.password (the password as "
+                     "${FRIGATE_PASSWORD} in the environment file), or auth.token")
         except requests.RequestException as exc:
-            self.add(name, "FAIL", f"Frigate API {url}: {why(exc)}",
-                     "set url to Frigate's API (port 5000, http://HOST:5000) reachable from here")
+            self.add(name, "FAIL", f"Frigate API {api.shown}/api/version: {why(exc)}",
+                     "set url to Frigate's API as reached from here: https://HOST:8971 with auth "
+                     "(and ca_file for its certificate), or http://HOST:5000 inside its docker network")
         m = source.mqtt
         problem = mqtt_problem(m.host, m.port, m.username,
                                m.password.get_secret_value() if m.password else None)

@@ -355,3 +355,23 @@ def test_home_assistant_discovery_states_and_last_will(broker):  # noqa: F811
     availability = [p for t, p in seen if t == "gunwatch/availability"]
     assert availability.index("online") < availability.index("offline")
     assert [t for t, _ in seen if t.startswith(prefix)] == [discovery]
+
+
+# doctor checks the login
+@pytest.mark.parametrize("auth, state, words", [
+    (f"{{user: admin, password: '{PASSWORD}'}}", "OK", "logged in as admin, version 0.15"),
+    ("{user: admin, password: wrong}", "FAIL", "refused the login of user 'admin'"),
+    (None, "FAIL", "answered 401"),
+])
+def test_doctor_checks_the_frigate_login(tmp_path, auth, state, words):
+    from gunwatch.doctor import Doctor
+
+    with FakeFrigate(version="0.15.2", auth=True) as frigate:
+        body = f"state_dir: {tmp_path}\nsources:\n  - type: frigate\n    url: {frigate.url}\n"
+        config = tmp_path / "gunwatch.yml"
+        config.write_text(body + (f"    auth: {auth}\n" if auth else ""))
+        doctor = Doctor(str(config), None)
+        doctor.source_frigate("sources.0", parse_config(config.read_text()).sources[0])
+    (api, _mqtt) = doctor.results
+    assert api.state == state and words in api.detail, api
+    assert PASSWORD not in api.detail + (api.fix or "")
