@@ -201,7 +201,26 @@ class Doctor:
             self.add("state_dir", "FAIL", f"{state} is not writable ({exc.strerror})",
                      f"chown -R gunwatch: {state}, or set state_dir to a folder the service may write")
             return
-        self.add("state_dir", "OK", f"{state} is writable")
+        # A writable folder is not enough: files an earlier install or a root run left behind
+        # (the incident log, the outbox, journals) fail `run` at start with "Permission denied".
+        blocked = [p for p in self._written_files(state) if not os.access(p, os.W_OK)]
+        if blocked:
+            shown = ", ".join(str(p) for p in blocked[:5]) + (f" and {len(blocked) - 5} more" if len(blocked) > 5 else "")
+            self.add("state_dir", "FAIL", f"{len(blocked)} file(s) the service writes are not writable "
+                     f"by this user: {shown}", f"chown -R gunwatch: {state} (install.sh does it), or remove them")
+            return
+        self.add("state_dir", "OK", f"{state} and the files in it are writable")
+
+    def _written_files(self, state: Path) -> list[Path]:
+        """What `run` opens for writing: everything under state_dir, and the state files a
+        source keeps elsewhere when its config says so."""
+        files = [Path(root, name) for root, dirs, names in os.walk(state) for name in dirs + names]
+        elsewhere = [getattr(source, key, None) for source in (self.config.sources if self.config else [])
+                     for key in ("journal", "state_file")]
+        elsewhere.append(self.config.alerts.outbox if self.config else None)
+        files += [Path(p) for p in elsewhere if p is not None and Path(p).exists()
+                  and not Path(p).is_relative_to(state)]
+        return [p for p in files if not p.is_symlink()]
 
     # ------------------------------------------------------------------ detector
     def check_darknet(self) -> None:

@@ -130,6 +130,15 @@ def test_install_lays_out_user_config_state_unit(installed):
     out = result.stdout
     if not Path("/run/systemd/system").is_dir():
         assert "systemd is not running here" in out and "runuser -u gunwatch" in out
+        assert "journalctl" not in out and "tail -f /var/log/gunwatch.log" in out
+    # Config errors point at the example an admin without the checkout can open.
+    example = PREFIX / "gunwatch.example.yml"
+    assert example.read_text() == (REPO / "install" / "gunwatch.example.yml").read_text()
+    typo = STATE / "typo.yml"
+    typo.write_text("detectr: {}\n")
+    check = subprocess.run([str(LINK), "config", "check", "--config", str(typo)], capture_output=True, text=True)
+    typo.unlink()
+    assert check.returncode == 2 and f"(see {example})" in check.stderr, check.stderr
     assert "gunwatch doctor (as user gunwatch)" in out and "OK    model:" in out
     assert "ZoneMinder (same machine)" in out and "Frigate:" in out
 
@@ -183,6 +192,49 @@ def test_second_install_changes_nothing(installed):
     second = tree_snapshot()
     changed = sorted(k for k in first.keys() | second.keys() if first.get(k) != second.get(k))
     assert not changed, changed
+
+
+def doctor_state_dir() -> dict:
+    result = subprocess.run(["runuser", "-u", "gunwatch", "--", str(LINK), "--log-level", "ERROR",
+                             "doctor", "--json"], capture_output=True, text=True, timeout=300)
+    return next(c for c in json.loads(result.stdout) if c["check"] == "state_dir")
+
+
+def test_reinstall_under_another_uid_takes_config_secrets_and_state_back(installed):
+    """Uninstall keeps /etc/gunwatch and /var/lib/gunwatch; when another account has taken the
+    old uid by the time gunwatch is installed again, that account must not keep the secrets, and
+    the service must be able to write its files (issue 26: it could not, and doctor said OK)."""
+    old = pwd.getpwnam("gunwatch")
+    secrets, incidents = ETC / "environment", STATE / "incidents.jsonl"
+    secrets.write_text("TWILIO_AUTH_TOKEN=reinstall-test-secret\n")
+    incidents.write_text("{}\n")
+    os.chown(incidents, old.pw_uid, old.pw_gid)
+    assert installer("--uninstall", "--yes").returncode == 0
+    subprocess.run(["groupadd", "--gid", str(old.pw_gid), "gwsquatter"], check=True)
+    subprocess.run(["useradd", "--system", "--uid", str(old.pw_uid), "--gid", str(old.pw_gid),
+                    "--no-create-home", "--shell", "/usr/sbin/nologin", "gwsquatter"], check=True)
+    try:
+        again = installer("--yes", env={"GUNWATCH_DOCTOR": "0"})
+        assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+        new = pwd.getpwnam("gunwatch")
+        assert new.pw_uid != old.pw_uid
+        for path in (ETC / "gunwatch.yml", secrets, STATE, incidents):
+            st = path.stat()
+            assert (st.st_uid, st.st_gid) == (new.pw_uid, new.pw_gid), f"{path} still belongs to {st.st_uid}"
+        assert secrets.stat().st_mode & 0o777 == 0o600
+        assert f"gave {secrets} back to gunwatch" in again.stdout
+
+        # A state file the service cannot write is a doctor FAIL naming it, not "state_dir OK".
+        os.chown(incidents, old.pw_uid, old.pw_gid)
+        incidents.chmod(0o644)
+        check = doctor_state_dir()
+        assert check["state"] == "FAIL" and str(incidents) in check["detail"], check
+        assert "chown -R gunwatch:" in check["fix"]
+        assert installer("--yes", env={"GUNWATCH_DOCTOR": "0"}).returncode == 0
+        assert doctor_state_dir()["state"] == "OK"
+    finally:
+        subprocess.run(["userdel", "gwsquatter"], check=False)
+        subprocess.run(["groupdel", "gwsquatter"], check=False, capture_output=True)
 
 
 def test_uninstall_keeps_config_and_state_then_purge_restores(installed, before):
