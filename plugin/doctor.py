@@ -529,6 +529,13 @@ class Doctor:
                      f"auth_token (HTTP {response.status_code})",
                      "copy Account SID and Auth Token from the Twilio console (auth_token: ${TWILIO_AUTH_TOKEN})")
             return
+        if response.status_code == 404:
+            # Twilio answers 404 for an account it does not have, and so does anything that is
+            # not Twilio's API: neither says anything about whether the account is active.
+            self.add(name, "FAIL", f"no account {channel.account_sid} at {base} (HTTP 404)",
+                     "check account_sid (the console's Account SID, AC and 32 hex digits) and api_url "
+                     "(leave it out for Twilio's own API)")
+            return
         try:
             status = response.json().get("status") if response.ok else None
         except ValueError:

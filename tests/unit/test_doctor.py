@@ -206,15 +206,19 @@ def twilio_config(url: str, token: str) -> str:
 """
 
 
-@pytest.mark.parametrize("token, state, words", [
-    (TOKEN, "OK", "Twilio account active; 3 numbers in E.164"),
-    ("wrong-token", "FAIL", "Twilio refuses account_sid"),
+@pytest.mark.parametrize("token, api_path, state, words", [
+    (TOKEN, "", "OK", "Twilio account active; 3 numbers in E.164"),
+    ("wrong-token", "", "FAIL", "Twilio refuses account_sid"),
+    (TOKEN, "/not-twilio", "FAIL", f"no account {SID} at "),   # a wrong api_url or account SID
 ])
-def test_twilio_credentials(tmp_path, token, state, words):
+def test_twilio_credentials(tmp_path, token, api_path, state, words):
     with TwilioAccounts() as twilio:
-        result = doctor(tmp_path, FOLDER % tmp_path + twilio_config(twilio.base_url, token))["alerts.channels.sms (twilio_sms)"][0]
+        config = twilio_config(twilio.base_url + api_path, token)
+        result = doctor(tmp_path, FOLDER % tmp_path + config)["alerts.channels.sms (twilio_sms)"][0]
     assert result.state == state and words in result.detail, result
     assert token not in result.detail + result.fix
+    if api_path:
+        assert "check account_sid" in result.fix and "api_url" in result.fix and "active" not in result.fix
 
 
 def test_clock_far_from_a_peers_clock_fails(tmp_path):
