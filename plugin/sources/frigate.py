@@ -62,10 +62,10 @@ class FrigateSourceConfig(GunwatchModel):
                      "without auth (inside Frigate's docker network only)")
     auth: FrigateAuthConfig | None = Field(None, description="Frigate user/password or token; needed "
                                            "on port 8971")
-    ca_file: str | None = Field(None, description="PEM certificate to trust for url: Frigate's "
-                                "self-signed one on a stock install (/config/tls/frigate.crt)")
-    tls_verify: bool = Field(True, description="false: accept any certificate on url (only on a "
-                             "network you trust; prefer ca_file)")
+    ca_file: str | None = Field(None, description="PEM certificate (or CA) to trust for url, when "
+                                "Frigate's certificate names the host in url")
+    tls_verify: bool = Field(True, description="false: accept any certificate on url; needed for the "
+                             "certificate Frigate generates itself (CN=*, names no host)")
     public_url: str | None = Field(None, description="Frigate as people open it (e.g. "
                                    "https://frigate.example.org), for incident links; default: url")
     mqtt: MqttConfig = MqttConfig()

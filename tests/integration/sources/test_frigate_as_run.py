@@ -375,3 +375,22 @@ def test_doctor_checks_the_frigate_login(tmp_path, auth, state, words):
     (api, _mqtt) = doctor.results
     assert api.state == state and words in api.detail, api
     assert PASSWORD not in api.detail + (api.fix or "")
+
+
+def test_the_readme_quick_start_works_against_an_authenticated_frigate(monkeypatch, tmp_path):
+    """The YAML under "Frigate admins" in README.md, pointed at the test server: it logs in and
+    reads a frame."""
+    from ...conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("**Frigate admins:**"):]
+    quick_start = section[section.index("```yaml") + len("```yaml"):section.index("```\n", section.index("```yaml"))]
+    with FakeFrigate(version="0.14.1", auth=True, users={"gunwatch": "s3cret-pw"}) as frigate:
+        frigate.pictures["driveway"] = encoded(".jpg", 640, 480)
+        monkeypatch.setenv("FRIGATE_PASSWORD", "s3cret-pw")
+        config = parse_config(f"state_dir: {tmp_path}\n"
+                              + quick_start.replace("https://frigate:8971", frigate.url))
+        source = config.sources[0]
+        api = FrigateApi(source.url, source.auth, timeout_s=5, tls_verify=source.tls_verify)
+        assert api.request("GET", "driveway/latest.jpg").content == frigate.pictures["driveway"]
+        assert frigate.logins == 1
