@@ -1,5 +1,6 @@
 """The example config shipped to admins must itself be valid."""
 
+import re
 from pathlib import Path
 
 from gunwatch.config import load_config
@@ -12,3 +13,16 @@ def test_example_config_is_valid(monkeypatch):
     config = load_config(EXAMPLE)
     assert config.sources and config.sources[0].type == "folder"
     assert config.defaults.confirm.hits == 4
+
+
+def test_example_states_no_threshold_the_model_does_not_use():
+    """The detector's commented defaults must not name numbers of their own (they said 0.5 and
+    0.45 while the shipped model uses 0.6 and 0.4): a number there must be the default model's."""
+    from gunwatch.model import load_model
+
+    thresholds = load_model(None).meta.thresholds
+    detector = EXAMPLE.read_text().split("\ndetector:\n", 1)[1].split("\n\n", 1)[0]
+    for key in ("confidence", "nms"):
+        match = re.search(rf"^\s*#?\s*{key}:\s*([0-9.]+)", detector, re.MULTILINE)
+        if match:
+            assert float(match.group(1)) == getattr(thresholds, key), match.group(0)
