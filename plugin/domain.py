@@ -102,6 +102,7 @@ class Incident:
     snapshot: str | None = None  # path of the annotated JPEG on disk, if any
     event_id: str | None = None  # the recorder's event this came from, if any
     url: str | None = None       # where a person can look at it (recorder's event page)
+    origin: str | None = None    # the frame (file, stream, event) that opened or last changed it
 
 
 @dataclass(frozen=True, slots=True)

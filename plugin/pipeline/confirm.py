@@ -7,8 +7,11 @@ it, so two guns or a gun that leaves and comes back within the cooldown give one
 updates, not several alerts. A track that stays at the same place for long stops counting and
 is reported once, so the admin can mask a look-alike (a drill on a shelf).
 
-Snapshot-only sources (one image per recorder event) cannot wait for N frames: there a single
-frame confirms only at `single_frame_confidence` or above.
+Snapshot-only sources (pictures, not a stream) cannot wait for N frames: there a single picture
+confirms at `single_frame_confidence` or above. Recorders that write snapshots (cameras' FTP
+uploads, Blue Iris, motion) often write a burst of them per event: pictures of one camera less
+than `burst_s` apart form a burst, and a gun seen in `burst_hits` pictures of it confirms at the
+detector's threshold, as frames of a stream do.
 
 The engine is pure: time comes from the caller (frame timestamps, seconds), nothing sleeps.
 """
@@ -43,6 +46,11 @@ class ConfirmSettings(GunwatchModel):
                                        "alerts again once nothing was seen there for this long")
     single_frame_confidence: float = Field(0.85, ge=0, le=1, description="snapshot-only sources: one "
                                            "frame confirms at or above this confidence")
+    burst_s: float = Field(5.0, ge=0, description="snapshot-only sources: pictures of a camera "
+                           "written less than this apart (seconds) are one burst (0: every picture "
+                           "alone; at most lost_after_s, after which a gun counts as gone)")
+    burst_hits: int = Field(2, ge=2, description="a gun seen in this many pictures of one burst "
+                            "confirms at the detector's threshold")
 
     @model_validator(mode="after")
     def check_hits_fit_window(self) -> ConfirmSettings:
@@ -57,13 +65,24 @@ class _Track:
     box: BBox
     best: Detection
     last_seen: float
-    seen: deque[tuple[float, bool]]      # (time, matched) for the last `window` frames
+    seen: deque[tuple[float, bool]]      # (time, matched) for the last frames (window or burst_hits)
     anchor: BBox                          # where it settled, for stationary detection
     anchor_since: float
     stationary: bool = False
 
-    def hit_times(self) -> list[float]:
-        return [t for t, hit in self.seen if hit]
+    def hit_times(self, last: int) -> list[float]:
+        """When it was seen, among the last `last` frames."""
+        return [t for t, hit in list(self.seen)[-last:] if hit]
+
+
+@dataclass(frozen=True)
+class _Sighting:
+    """Where the frame being observed came from, carried into the incident it confirms."""
+
+    event_id: str | None
+    snapshot: str | None
+    url: str | None
+    origin: str | None
 
 
 @dataclass
@@ -90,12 +109,19 @@ class CameraConfirmer:
         self._open: _Open | None = None
         self._last_closed: tuple[Incident, float] | None = None  # for the cooldown
         self._stationary_spots: dict[BBox, float] = {}  # place -> last seen there
+        self._burst_start: float | None = None       # snapshot-only: when this burst began
+        self._last_picture: float | None = None
 
     def observe(self, at: float, detections: list[Detection], *, single_frame: bool = False,
                 event_id: str | None = None, snapshot: str | None = None,
-                url: str | None = None) -> list[Confirmation]:
+                url: str | None = None, origin: str | None = None) -> list[Confirmation]:
         """Feed one analysed frame (already filtered by zone/size/label); get what changed."""
         s = self.settings
+        if single_frame:
+            if self._last_picture is None or not 0 <= at - self._last_picture < s.burst_s:
+                self._burst_start = at
+            self._last_picture = at
+        found = _Sighting(event_id, snapshot, url, origin)
         # Tracks unseen for too long are gone before this frame is matched: event-based
         # sources send nothing between events, and a gun an hour later is a new sighting.
         out: list[Confirmation] = self._expire(at)
@@ -115,9 +141,10 @@ class CameraConfirmer:
             elif not track.stationary and at - track.anchor_since >= s.stationary_after_s:
                 track.stationary = True
                 self._stationary_spots[track.anchor] = at
-                out.append(Confirmation("stationary", self._incident_for(track, at, event_id, snapshot, url)))
+                out.append(Confirmation("stationary", self._incident_for(track, at, found)))
         for det in unmatched:
-            track = _Track(self._next_track, det.box, det, at, deque([(at, True)], maxlen=s.window),
+            track = _Track(self._next_track, det.box, det, at,
+                           deque([(at, True)], maxlen=max(s.window, s.burst_hits)),
                            det.box, at)
             # A look-alike already reported at this place stays quiet when it is found again.
             track.stationary = any(det.box.iou(spot) >= s.stationary_iou for spot in self._stationary_spots)
@@ -128,7 +155,7 @@ class CameraConfirmer:
             if track.stationary or track.last_seen != at:
                 continue
             if self._confirmed(track, single_frame):
-                out.extend(self._join(track, at, event_id, snapshot, url))
+                out.extend(self._join(track, at, found))
 
         out.extend(self._expire(at))
         return out
@@ -136,27 +163,31 @@ class CameraConfirmer:
     def _confirmed(self, track: _Track, single_frame: bool) -> bool:
         s = self.settings
         if single_frame:
-            return track.best.confidence >= s.single_frame_confidence
-        hits = track.hit_times()
+            in_burst = [t for t in track.hit_times(len(track.seen)) if t >= self._burst_start]
+            return (track.best.confidence >= s.single_frame_confidence
+                    or (s.burst_s > 0 and len(in_burst) >= s.burst_hits))
+        hits = track.hit_times(s.window)
         return len(hits) >= s.hits and hits[-1] - hits[-s.hits] <= s.within_s
 
-    def _incident_for(self, track: _Track, at: float, event_id, snapshot, url) -> Incident:
+    def _incident_for(self, track: _Track, at: float, found: _Sighting) -> Incident:
         best = track.best
         return Incident(id=f"{self.camera}:{int(at * 1000)}:{track.id}", camera=self.camera,
                         started_at=at, label=best.label, confidence=best.confidence, box=best.box,
-                        event_id=event_id, snapshot=snapshot, url=url)
+                        event_id=found.event_id, snapshot=found.snapshot, url=found.url,
+                        origin=found.origin)
 
-    def _join(self, track: _Track, at: float, event_id, snapshot, url) -> list[Confirmation]:
+    def _join(self, track: _Track, at: float, found: _Sighting) -> list[Confirmation]:
         s = self.settings
         if self._open is None:
             if self._last_closed and at - self._last_closed[1] <= s.cooldown_s:
                 previous = self._last_closed[0]
                 reopened = replace(previous, update=previous.update + 1, confidence=track.best.confidence,
-                                   box=track.best.box, snapshot=snapshot or previous.snapshot)
+                                   box=track.best.box, snapshot=found.snapshot or previous.snapshot,
+                                   origin=found.origin or previous.origin)
                 self._open = _Open(reopened, {track.id}, last_update_at=at)
                 self._last_closed = None
                 return [Confirmation("updated", reopened)]
-            incident = self._incident_for(track, at, event_id, snapshot, url)
+            incident = self._incident_for(track, at, found)
             self._open = _Open(incident, {track.id}, last_update_at=at)
             return [Confirmation("opened", incident)]
         current = self._open
@@ -166,7 +197,8 @@ class CameraConfirmer:
             best = max(track.best, Detection(incident.label, incident.confidence, incident.box),
                        key=lambda d: d.confidence)
             current.incident = replace(incident, confidence=best.confidence, box=best.box,
-                                       snapshot=snapshot or incident.snapshot)
+                                       snapshot=found.snapshot or incident.snapshot,
+                                       origin=found.origin or incident.origin)
             current.pending_update = True
         if current.pending_update and at - current.last_update_at >= s.update_every_s:
             current.incident = replace(current.incident, update=current.incident.update + 1)

@@ -21,7 +21,7 @@ from ..domain import Confirmation, Detection, Frame
 from ..regions.stage import RegionDetector
 from ..sinks.base import Sink
 from ..sources.base import Source, backoff_delays
-from ..untrusted import file_name, masked_url
+from ..untrusted import file_name, log_field, masked_url
 from .confirm import Confirmer
 from .filters import FrameFilter
 
@@ -182,7 +182,12 @@ class Runner:
             [d.scaled(sx, sy) for d in found], round(width * sx), round(height * sy))
         self.counters.detections += len(kept)
         confirmations = self.confirmer.observe(frame.camera, frame.at, kept, single_frame=frame.single_frame,
-                                               event_id=frame.event_id, url=frame.url)
+                                               event_id=frame.event_id, url=frame.url, origin=frame.origin)
+        if frame.single_frame:
+            # A snapshot is one decision, so the admin sees each, guns or none, at INFO.
+            best = max((d.confidence for d in kept), default=None)
+            log.info("camera=%s snapshot=%s guns=%d best=%s", log_field(frame.camera), log_field(frame.origin),
+                     len(kept), f"{best:.2f}" if best is not None else "-")
         confirmations = [self._with_snapshot(frame, c) for c in confirmations]
         self.counters.incidents += sum(c.kind == "opened" for c in confirmations)
         for sink in self.sinks:

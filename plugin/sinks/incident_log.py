@@ -31,7 +31,7 @@ class IncidentLog:
 
     def handle(self, frame: Frame, detections: list[Detection], confirmations: list[Confirmation]) -> None:
         for confirmation in confirmations:
-            record = {"kind": confirmation.kind, **asdict(confirmation.incident), "origin": frame.origin}
+            record = {"kind": confirmation.kind, **asdict(confirmation.incident)}
             line = json.dumps(record, default=str)
             with self._lock:
                 try:

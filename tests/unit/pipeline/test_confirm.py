@@ -146,3 +146,45 @@ def test_stationary_place_is_forgotten_after_an_hour_unseen():
     assert feed(c, [[gun()]] * 5, start=200.0) == []          # still muted there
     again = feed(c, [[gun()]] * 5, start=200.0 + 3700.0)      # nothing there for > 1 h
     assert "opened" in kinds(again)
+
+
+def pictures(confirmer, times_and_detections, **kwargs):
+    """Snapshot-only pictures (single_frame) at the given times; the kinds of what they raise."""
+    return [c.kind for at, dets in times_and_detections
+            for c in confirmer.observe(at, dets, single_frame=True, **kwargs)]
+
+
+def test_a_burst_of_snapshots_confirms_at_the_detectors_threshold():
+    # Three pictures a second apart (one recorder event): a gun at 0.7 in two of them confirms,
+    # where one picture alone would need 0.85.
+    c = CameraConfirmer("cam", ConfirmSettings(burst_s=5, burst_hits=2))
+    assert pictures(c, [(0.0, [gun(conf=0.7)]), (1.0, []), (2.0, [gun(x=104, conf=0.72)])]) == ["opened"]
+
+
+def test_lone_snapshots_keep_the_single_picture_rule():
+    # The same sightings minutes apart are separate events: none reaches 0.85, nothing confirms.
+    c = CameraConfirmer("cam", ConfirmSettings(burst_s=5, burst_hits=2))
+    assert pictures(c, [(0.0, [gun(conf=0.7)]), (120.0, [gun(conf=0.7)]), (240.0, [gun(conf=0.8)])]) == []
+    assert pictures(c, [(360.0, [gun(conf=0.9)])]) == ["opened"]
+
+
+def test_burst_s_zero_treats_every_picture_alone():
+    c = CameraConfirmer("cam", ConfirmSettings(burst_s=0))
+    assert pictures(c, [(0.0, [gun(conf=0.7)]), (1.0, [gun(conf=0.7)]), (2.0, [gun(conf=0.7)])]) == []
+
+
+def test_burst_needs_the_same_gun_in_enough_pictures():
+    # Two look-alikes at different places, once each, are not one gun seen twice.
+    c = CameraConfirmer("cam", ConfirmSettings(burst_s=5, burst_hits=2))
+    assert pictures(c, [(0.0, [gun(x=100, conf=0.7)]), (1.0, [gun(x=600, conf=0.7)])]) == []
+    # burst_hits above the stream window still counts (window=1 must not cap it at one).
+    c = CameraConfirmer("cam", ConfirmSettings(hits=1, window=1, burst_s=5, burst_hits=3))
+    assert pictures(c, [(0.0, [gun(conf=0.7)]), (1.0, [gun(conf=0.7)])]) == []
+    assert pictures(c, [(2.0, [gun(conf=0.7)])]) == ["opened"]
+
+
+def test_incident_keeps_the_origin_of_the_frame_that_opened_it():
+    c = CameraConfirmer("cam", S)
+    events = [k for i, dets in enumerate([[gun()]] * 3 + [[]] * 8)
+              for k in c.observe(i * 0.5, dets, origin=f"frame{i}")]
+    assert [(e.kind, e.incident.origin) for e in events] == [("opened", "frame2"), ("closed", "frame2")]

@@ -3,6 +3,8 @@ sink isolation and acknowledgement."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from gunwatch.domain import BBox, Detection, Frame
@@ -102,3 +104,24 @@ def test_inbox_latest_keeps_newest_and_queue_keeps_all_round_robin():
     assert got == ["f4", "f12", "f20", "f13", "f14"]
     assert inbox.dropped == 2
     assert inbox.get(0.01) is None
+
+
+def test_each_snapshot_is_logged_at_info_with_its_best_score(caplog):
+    gun = Detection("gun", 0.62, BBox(100, 50, 40, 20))
+    runner = Runner([], whole_frames(ScriptedDetector([[gun], []])), Confirmer(), [Recorder()],
+                    default_filter=FrameFilter())
+    caplog.set_level("INFO", logger="gunwatch.pipeline.runner")
+    for i in range(2):
+        runner.process(replace(frame(i), single_frame=True))
+    lines = [r.getMessage() for r in caplog.records if "snapshot=" in r.getMessage()]
+    assert lines == ["camera=cam snapshot=f0 guns=1 best=0.62", "camera=cam snapshot=f1 guns=0 best=-"]
+
+
+def test_closed_incident_names_the_frame_that_opened_it_not_the_gun_free_one():
+    gun = Detection("gun", 0.9, BBox(100, 50, 40, 20))
+    recorder = Recorder()
+    runner = Runner([], whole_frames(ScriptedDetector([[gun], [gun], [], []])),
+                    Confirmer(ConfirmSettings(hits=2, window=3, lost_after_s=1)), [recorder],
+                    default_filter=FrameFilter())
+    events = [c for i in (0, 1, 2, 5) for c in runner.process(frame(i))]
+    assert [(c.kind, c.incident.origin) for c in events] == [("opened", "f1"), ("closed", "f1")]

@@ -6,6 +6,8 @@ import os
 import threading
 import time
 
+import pytest
+
 from gunwatch.metrics import health
 from gunwatch.pipeline.confirm import ConfirmSettings, Confirmer
 from gunwatch.pipeline.runner import Runner
@@ -100,3 +102,13 @@ def test_snapshot_file_name_of_a_hostile_camera_stays_in_the_snapshot_folder(tmp
     frame = Frame(camera=camera, image=np.zeros((8, 8, 3), np.uint8), at=0.0)
     written = r._with_snapshot(frame, Confirmation("opened", incident)).incident.snapshot
     assert written and os.path.dirname(written) == str(tmp_path / "snaps")
+
+
+def test_source_fps_is_a_rate_over_its_window_not_over_a_burst():
+    # Four pictures handed over within milliseconds read 274 fps before (issue 26).
+    from gunwatch.sources.base import FPS_WINDOW_S, SourceStatus
+
+    status = SourceStatus("folder")
+    for _ in range(4):
+        status.frame(time.time())
+    assert status.fps == pytest.approx(4 / FPS_WINDOW_S)
