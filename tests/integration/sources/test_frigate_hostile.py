@@ -103,7 +103,8 @@ def test_write_back_escapes_ids_and_topics(broker, running_source):  # noqa: F81
         assert paths == ["/api/events/x%2F..%2F..%2Frestart%3F/sub_label",
                          "/api/events/front%2Bdoor%2F%23/gun/create"]
         assert wait(lambda: any(t.startswith("gunwatch/front_door__/") for t, _, _ in received))
-        assert [t for t, _, _ in received if t.startswith("gunwatch/front")] == ["gunwatch/front_door__/gun"]
+        # retained copies from earlier runs on the shared broker show the same topic
+        assert {t for t, _, _ in received if t.startswith("gunwatch/front")} == {"gunwatch/front_door__/gun"}
 
 
 def test_frigate_url_credentials_are_masked(broker, running_source, caplog):  # noqa: F811
