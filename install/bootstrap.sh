@@ -5,24 +5,32 @@
 # installed in editable mode with its test extras. Safe to run again: it only adds what is
 # missing.
 #
-#   bash install/bootstrap.sh [--with-torch]
+#   bash install/bootstrap.sh [--with-torch] [--with-darknet-forks]
 #
 # --with-torch also installs PyTorch: the training engine, and the `torch` detector backend
 # (bfloat16 on CPUs with AVX-512 BF16, about twice as fast as opencv there; `auto` picks it).
+# --with-darknet-forks also builds the AlexeyAB and hank-ai CPU libdarknet.so from
+# ../shared/sources (install/darknet-forks.sh; ~3 min once, seconds after), so the darknet tests
+# run against all three library families.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 with_torch=0
+with_forks=0
 for arg in "$@"; do
   case "$arg" in
     --with-torch) with_torch=1 ;;
+    --with-darknet-forks) with_forks=1 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "bootstrap: unknown option $arg (try --help)" >&2; exit 2 ;;
   esac
 done
 
+packages=(darknet ffmpeg rtsp-server-perl)
+# The forks' build tools; hank-ai does not build without OpenCV's headers.
+if ((with_forks)); then packages+=(g++ make cmake libopencv-dev); fi
 missing=()
-for pkg in darknet ffmpeg rtsp-server-perl; do
+for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
@@ -48,4 +56,5 @@ if ((with_torch)) && ! .venv/bin/python -c "import torch" 2>/dev/null; then
   echo "bootstrap: installing torch==2.13.0 (CPU build, for the training engine and the torch backend)"
   .venv/bin/python -m pip install -q torch==2.13.0
 fi
+if ((with_forks)); then bash install/darknet-forks.sh; fi
 echo "bootstrap: ready (.venv/bin/gunwatch, .venv/bin/python -m pytest)"

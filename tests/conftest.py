@@ -28,6 +28,40 @@ def need(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+DEBIAN_DARKNET = Path("/usr/lib/darknet/libdarknet.so")
+# The other families' CPU builds: install/darknet-forks.sh writes where it put them into this file;
+# an environment variable of the same name wins.
+FORK_LIBRARY_VARIABLES = {"alexeyab": "GUNWATCH_TEST_ALEXEYAB_LIB", "hank-ai": "GUNWATCH_TEST_HANKAI_LIB"}
+FORK_LIBRARIES_FILE = REPO / ".venv" / "darknet-forks.env"
+DARKNET_FAMILIES = ("pjreddie", *FORK_LIBRARY_VARIABLES)
+
+
+def darknet_library_path(family: str) -> Path:
+    """The libdarknet.so of one family for the tests; skips (fails in CI) when it is not built."""
+    if family == "pjreddie":
+        need(DEBIAN_DARKNET.exists(), "Debian libdarknet.so missing (apt-get install darknet)")
+        return DEBIAN_DARKNET
+    variable = FORK_LIBRARY_VARIABLES[family]
+    value = os.environ.get(variable)
+    if not value and FORK_LIBRARIES_FILE.exists():
+        built = dict(line.split("=", 1) for line in FORK_LIBRARIES_FILE.read_text().split())
+        value = built.get(variable)
+    need(bool(value) and Path(value).exists(),
+         f"no {family} libdarknet.so ({variable} unset, none built): run "
+         "`bash install/bootstrap.sh --with-darknet-forks`")
+    return Path(value)
+
+
+@pytest.fixture(scope="session", params=DARKNET_FAMILIES)
+def darknet_library(request):
+    """Each libdarknet family in turn, loaded (one parametrised run per family)."""
+    from gunwatch.darknet import load_library
+
+    library = load_library(darknet_library_path(request.param))
+    assert library.variant == request.param, f"{library.path} is not a {request.param} build"
+    return library
+
+
 def need_torch() -> ModuleType:
     """torch, for the training engine's tests; usable at module level (skips the whole file)."""
     reason = "torch is missing: the training engine is an optional extra (bash install/bootstrap.sh --with-torch)"
