@@ -27,6 +27,8 @@ class DarknetApi:
     """Calls every variant offers; subclasses declare the rest."""
 
     name = "unknown"
+    # Only hank-ai builds say which version they are (darknet_version_short).
+    version = "not exported by the library"
 
     def __init__(self, lib: ctypes.CDLL, detection_struct: type[ctypes.Structure]):
         self.lib = lib
@@ -51,7 +53,8 @@ class DarknetApi:
 
     def describe(self) -> str:
         measured = "measured" if self.layout_measured else "not yet measured"
-        return f"{self.name} API, {ctypes.sizeof(self.detection_struct)}-byte detection ({measured})"
+        return (f"{self.name} API, version {self.version}, "
+                f"{ctypes.sizeof(self.detection_struct)}-byte detection ({measured})")
 
     def measure_layout(self, net: int, classes: int) -> None:
         """Check the detection layout guessed from symbols and version against what this
@@ -173,9 +176,6 @@ class HankAIApi(AlexeyABApi):
         self.version = version
         lib.darknet_network_dimensions.argtypes = [c_void_p] + [POINTER(c_int)] * 3
         lib.darknet_network_dimensions.restype = None
-
-    def describe(self) -> str:
-        return f"{super().describe()}, version {self.version}"
 
     def network_size(self, net):
         w, h, c = c_int(), c_int(), c_int()
