@@ -10,6 +10,11 @@ to the same detections. Reported per rule: the share of gun sequences that raise
 frames until it does, and the share of gun-free sequences that raise one. The baseline is a
 single frame at the seed's confidence 0.7.
 
+Snapshot bursts (a folder source that gets 3 or 5 pictures per recorder event, one a second):
+the same sequences sampled as bursts of 3 and 5 pictures, confirmed by the single-picture rule
+(any picture at single_frame_confidence) against the burst rule (the gun in burst_hits pictures
+at the model's own threshold).
+
     python benchmarks/confirmation.py --json [--model M] [--sequences 60] [--split valid]
         [--confidences 0.25,0.35,0.5]
 """
@@ -38,6 +43,11 @@ DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "
 FRAMES = 15
 FPS = 5.0
 RULES = [(1, 1), (2, 3), (3, 5), (4, 5), (5, 5)]  # (N hits, M frames)
+BURSTS = (3, 5)            # pictures per recorder event
+BURST_GAP_S = 1.0          # one picture a second, as cameras' FTP uploads write them
+BURST_RULES = {"single picture": ConfirmSettings(burst_s=0),
+               "2 of the burst": ConfirmSettings(burst_hits=2),
+               "3 of the burst": ConfirmSettings(burst_hits=3)}
 
 
 def sequences(count: int, split: str) -> tuple[list[list[np.ndarray]], list[list[np.ndarray]]]:
@@ -79,6 +89,22 @@ def evaluate(gun_dets, free_dets, rule, confidence) -> dict:
             "gun_free_sequences_alerted": round(sum(f is not None for f in false) / len(false), 4)}
 
 
+def burst_alerted(per_frame, size: int, settings: ConfirmSettings, confidence: float) -> bool:
+    """Whether `size` pictures spread over the sequence, sent as one burst, raise an incident."""
+    confirmer = CameraConfirmer("bench", settings)
+    keep = FrameFilter(confidence=confidence)
+    picks = np.linspace(0, len(per_frame) - 1, size).round().astype(int)
+    return any(c.kind == "opened" for k, i in enumerate(picks)
+               for c in confirmer.observe(k * BURST_GAP_S, keep.keep(per_frame[i], 1280, 720), single_frame=True))
+
+
+def evaluate_bursts(gun_dets, free_dets, confidence: float) -> list[dict]:
+    return [{"burst": size, "rule": name, "confidence": confidence,
+             "gun_sequences_alerted": round(float(np.mean([burst_alerted(s, size, rule, confidence) for s in gun_dets])), 4),
+             "gun_free_sequences_alerted": round(float(np.mean([burst_alerted(s, size, rule, confidence) for s in free_dets])), 4)}
+            for size in BURSTS for name, rule in BURST_RULES.items()]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model")
@@ -96,15 +122,20 @@ def main() -> int:
     free_dets = [[detector.detect(f) for f in seq] for seq in free]
     results = [evaluate(gun_dets, free_dets, rule, conf) for conf in confidences for rule in RULES]
     baseline = evaluate(gun_dets, free_dets, (1, 1), 0.7)
+    bursts = evaluate_bursts(gun_dets, free_dets, model.meta.thresholds.confidence)
     report = {"name": "confirmation", "model": model.name, "params": {
         "gun_sequences": len(guns), "gun_free_sequences": len(free), "frames_per_sequence": FRAMES,
         "fps": FPS, "split": args.split, "confidences": confidences}, "rules": results, "baseline_seed_single_frame_0.7": baseline,
+        "snapshot_bursts": bursts,
         "ok": True}
     if not args.json:
         for r in [baseline, *results]:
             print(f"{r['rule']:>7} @ {r['confidence']}: guns alerted {r['gun_sequences_alerted']:.0%} "
                   f"(median {r['median_frames_to_incident']} frames), gun-free alerted "
                   f"{r['gun_free_sequences_alerted']:.0%}", file=sys.stderr)
+        for b in bursts:
+            print(f"burst of {b['burst']}, {b['rule']}: guns alerted {b['gun_sequences_alerted']:.0%}, "
+                  f"gun-free alerted {b['gun_free_sequences_alerted']:.0%}", file=sys.stderr)
     print(json.dumps(report))
     return 0
 
