@@ -4,10 +4,12 @@ the AlexeyAB and hank-ai CPU builds of install/darknet-forks.sh (tests/conftest.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -217,9 +219,27 @@ def test_other_forks_agree_with_debian(family, debian_network, coco_tiny_cfg, sa
             np.testing.assert_allclose(s1[order1], s2[order2], atol=1e-3)
 
 
-def rss_mb() -> float:
+# Run in a process of its own: in the test process, threads that earlier tests left behind
+# (watchers, MQTT clients) allocate while it measures, and their growth is not the library's.
+LEAK_PROBE = """
+import json, os, sys
+import cv2
+from gunwatch.darknet import Network, load_library
+from gunwatch.detectors.base import prepare_input
+from gunwatch.model import InputSpec
+
+cfg, weights, lib, *pictures = sys.argv[1:]
+def rss_mb():
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+photos = [prepare_input(cv2.imread(p), InputSpec(width=128, height=128, rect=False))[0] for p in pictures]
+with Network(cfg, weights, load_library(lib)) as net:
+    sum(len(net.predict(photos[i % 4], 0.001)[0]) for i in range(100))
+    before = rss_mb()
+    boxes = sum(len(net.predict(photos[i % 4], 0.001)[0]) for i in range(1000))
+    grown = rss_mb() - before
+print(json.dumps({"boxes": boxes, "grown_mb": grown}))
+"""
 
 
 def test_native_memory_is_freed_over_1000_detections(darknet_library, coco_tiny_cfg, sample_photos, tmp_path):
@@ -228,15 +248,13 @@ def test_native_memory_is_freed_over_1000_detections(darknet_library, coco_tiny_
     cfg keeps it fast; hank-ai cannot resize at run time, so the cfg says the size."""
     cfg = tmp_path / "yolov3-tiny-128.cfg"
     cfg.write_text(re.sub(r"(?m)^(width|height)=\d+", r"\1=128", coco_tiny_cfg.read_text()))
-    photos = [prepare_input(cv2.imread(str(p)), InputSpec(width=128, height=128, rect=False))[0]
-              for p in sample_photos[:4]]
-    with Network(cfg, WEIGHTS / "yolov3-tiny.weights", darknet_library) as net:
-        boxes = sum(len(net.predict(photos[i % 4], 0.001)[0]) for i in range(100))
-        before = rss_mb()
-        boxes = sum(len(net.predict(photos[i % 4], 0.001)[0]) for i in range(1000))
-        grown = rss_mb() - before
-    assert boxes >= 30_000, f"only {boxes} detections: too few for a leak to show"
-    assert grown < 5, f"RSS grew {grown:.1f} MB over 1,000 predictions"
+    probe = subprocess.run([sys.executable, "-c", LEAK_PROBE, str(cfg), str(WEIGHTS / "yolov3-tiny.weights"),
+                            str(darknet_library.path), *(str(p) for p in sample_photos[:4])],
+                           capture_output=True, text=True, timeout=900)
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    result = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert result["boxes"] >= 30_000, f"only {result['boxes']} detections: too few for a leak to show"
+    assert result["grown_mb"] < 5, f"RSS grew {result['grown_mb']:.1f} MB over 1,000 predictions"
 
 
 @pytest.fixture(scope="module")
