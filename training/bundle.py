@@ -104,7 +104,7 @@ def write_bundle(run: Path, out: Path, name: str, classes: list[str], *, archite
 
     from .darknet_cfg import read_cfg
     net = read_cfg(out / "model.cfg")[0]
-    best = json.loads((run / "best.json").read_text()) if (run / "best.json").exists() else {}
+    best = json.loads((run / "best.json").read_text(encoding="utf-8")) if (run / "best.json").exists() else {}
     card_metrics = {"valid_map50": round(best.get("map", float("nan")), 4),
                     "best_iteration": best.get("iteration")}
     card_metrics.update(metrics or {})

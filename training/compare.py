@@ -61,7 +61,7 @@ def _auto_labels(out: Path, train_images: list[str], label_model: str, conf: flo
     if not done.is_file():
         stats = autolabel(label_model, [Path(p) for p in train_images], folder, conf=conf, backend=backend)
         done.write_text(json.dumps(stats, indent=1) + "\n")
-    stats = json.loads(done.read_text())
+    stats = json.loads(done.read_text(encoding="utf-8"))
     listed = [str((folder / "images" / Path(p).name).absolute()) for p in train_images]
     kept = [p for p in listed if Path(darknet_label_path(p)).is_file()]
     if not kept:

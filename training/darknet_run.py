@@ -69,7 +69,7 @@ def check_pretrained(weights: Path, weights_cfg: str | None, target: list[Sectio
 def read_data_file(path: Path) -> dict[str, str]:
     """A darknet .data file (key = value lines)."""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RunError(f"{path}: cannot read the data file ({exc.strerror}); make one with "
                        "`gunwatch train prepare`") from exc
@@ -86,7 +86,7 @@ def read_data_file(path: Path) -> dict[str, str]:
 
 def read_list_file(path: Path) -> list[str]:
     try:
-        return [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
+        return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
     except OSError as exc:
         raise RunError(f"{path}: cannot read the image list ({exc.strerror})") from exc
 
@@ -141,7 +141,7 @@ class RunSettings:
     @classmethod
     def load(cls, path: Path) -> "RunSettings":
         try:
-            return cls(**json.loads(path.read_text()))
+            return cls(**json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError) as exc:
             raise RunError(f"{path}: not a run's settings ({exc}); start a new run in another folder") from exc
 
@@ -318,7 +318,7 @@ class Run:
         if not self.loss_csv.exists():
             self.loss_csv.write_text(header)
             return
-        rows = self.loss_csv.read_text().splitlines()[1:]
+        rows = self.loss_csv.read_text(encoding="utf-8").splitlines()[1:]
         keep = [r for r in rows if r and int(r.split(",")[0]) <= upto]
         self.loss_csv.write_text(header + "".join(r + "\n" for r in keep))
 
@@ -516,7 +516,7 @@ class Run:
         """loss.png, and the model bundle holding the chosen weights."""
         from . import bundle as bundle_mod
 
-        names = [n.strip() for n in Path(read_data_file(self.data_path)["names"]).read_text().splitlines()
+        names = [n.strip() for n in Path(read_data_file(self.data_path)["names"]).read_text(encoding="utf-8").splitlines()
                  if n.strip()]
         if settings.engine == "darknet":
             weights, metrics = self._darknet_choice(settings, names)

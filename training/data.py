@@ -24,7 +24,7 @@ def read_list(path: str | Path) -> list[tuple[Path, Path]]:
     """(image, label) pairs from a darknet list file (one image path per line)."""
     base = Path(path).parent
     pairs = []
-    for line in Path(path).read_text().splitlines():
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -37,7 +37,7 @@ def read_labels(path: Path) -> np.ndarray:
     """(N, 5) float32 rows ``class cx cy w h``; an absent or empty file is no boxes."""
     if not path.exists():
         return np.zeros((0, 5), np.float32)
-    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    rows = [line.split() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     arr = np.array(rows, dtype=np.float32).reshape(-1, 5)
     return arr
 

@@ -43,7 +43,7 @@ class Dataset:
 
 
 def _read_names(path: Path) -> list[str]:
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _find_names(root: Path) -> list[str] | None:
@@ -65,7 +65,7 @@ def load_yolo(root: Path, names: list[str] | None) -> Dataset:
         if not label.exists():
             sample.problem("no label file", f"{image.name}: treated as an image without objects")
         else:
-            for number, line in enumerate(label.read_text().splitlines(), start=1):
+            for number, line in enumerate(label.read_text(encoding="utf-8").splitlines(), start=1):
                 if not line.strip():
                     continue
                 parts = line.split()
@@ -121,7 +121,7 @@ def load_voc(root: Path, names: list[str] | None) -> Dataset:
 
 
 def load_coco(path: Path, names: list[str] | None) -> Dataset:
-    data = json.loads(path.read_text())
+    data = json.loads(path.read_text(encoding="utf-8"))
     categories = sorted(data.get("categories", []), key=lambda c: c["id"])
     category_names = [c["name"] for c in categories]
     names = names or category_names

@@ -49,7 +49,7 @@ class DataSource:
 
 def _read_obj_data(path: Path) -> dict[str, str]:
     keys = {}
-    for line in path.read_text().splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         line = line.split("#", 1)[0].strip()
         if "=" in line:
             key, value = line.split("=", 1)
@@ -65,7 +65,7 @@ def _resolve(value: str, base: Path) -> Path:
 
 
 def _names(path: Path) -> list[str]:
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _open_obj_data(path: Path) -> DataSource:

@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
 
     loss_csv = out / "loss.csv"
     if args.resume and loss_csv.exists():
-        keep = [ln for ln in loss_csv.read_text().splitlines()[1:] if int(ln.split(",")[0]) <= start]
+        keep = [ln for ln in loss_csv.read_text(encoding="utf-8").splitlines()[1:] if int(ln.split(",")[0]) <= start]
         loss_csv.write_text("iteration,loss,avg_loss\n" + "".join(k + "\n" for k in keep))
     elif not args.resume:
         loss_csv.write_text("iteration,loss,avg_loss\n")

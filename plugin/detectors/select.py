@@ -75,7 +75,7 @@ def _auto(model: ModelBundle, settings: DetectorSettings, options: dict) -> Dete
     cache_file = cache_dir() / "auto-backend.json"
     key = _machine_key(model)
     try:
-        cached = json.loads(cache_file.read_text()).get(key)
+        cached = json.loads(cache_file.read_text(encoding="utf-8")).get(key)
     except (OSError, ValueError):
         cached = None
     if cached in backend_names():
@@ -109,7 +109,7 @@ def _auto(model: ModelBundle, settings: DetectorSettings, options: dict) -> Dete
     choice = best[1].name
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        entries = json.loads(cache_file.read_text()) if cache_file.exists() else {}
+        entries = json.loads(cache_file.read_text(encoding="utf-8")) if cache_file.exists() else {}
         entries[key] = choice
         cache_file.write_text(json.dumps(entries, indent=1))
     except (OSError, ValueError) as exc:

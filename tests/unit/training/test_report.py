@@ -126,7 +126,7 @@ def _line_pattern(line: str) -> str:
 def test_report_has_the_seed_report_lines():
     seed = sorted((SHARED / "seed").glob("*.txt"))
     need(bool(seed), f"no seed study text in {SHARED / 'seed'}")
-    text = seed[0].read_text()
+    text = seed[0].read_text(encoding="utf-8")
     start = text.index("class_id = 0, name = gun")
     block = text[start:text.index("\n", text.index("mean average precision (mAP@0.50)", start))]
     seed_lines = block.split("\n")
