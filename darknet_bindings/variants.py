@@ -52,7 +52,7 @@ class DarknetApi:
         self.lib.get_network_boxes.restype = POINTER(detection_struct)
 
     def describe(self) -> str:
-        measured = "measured" if self.layout_measured else "not yet measured"
+        measured = "measured" if self.layout_measured else "guessed from its symbols until a network loads"
         return (f"{self.name} API, version {self.version}, "
                 f"{ctypes.sizeof(self.detection_struct)}-byte detection ({measured})")
 

@@ -11,6 +11,7 @@ it answer 429, 500 or 503, reject numbers with 21211, script call outcomes, and 
 from __future__ import annotations
 
 import base64
+import email.utils
 import json
 import re
 import secrets
@@ -26,6 +27,9 @@ AUTH_TOKEN = "fake-auth-token-not-a-secret"
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-fA-F]{32})/"
                   r"(?P<kind>Messages|Calls)(?:/(?P<sid>[A-Z]{2}[0-9a-f]{32}))?\.json$")
+# The account resource, which `gunwatch doctor` reads to check the credentials (and the clock,
+# from the answer's Date header).
+ACCOUNT = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-fA-F]{32})\.json$")
 
 
 @dataclass
@@ -56,9 +60,10 @@ class Hold:
 
 class FakeTwilio(LocalHTTPServer):
     def __init__(self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN,
-                 answer_delay_s: float = 0.0):
+                 answer_delay_s: float = 0.0, clock_skew_s: float = 0.0):
         self.account_sid, self.auth_token = account_sid, auth_token
         self.answer_delay_s = answer_delay_s
+        self.clock_skew_s = clock_skew_s  # how far the Date header is from this machine's clock
         self.created: list[Created] = []
         self.attempts: list[tuple[float, int, str]] = []  # (monotonic time, HTTP status, To) per create
         self.invalid_numbers: set[str] = set()
@@ -82,6 +87,9 @@ class FakeTwilio(LocalHTTPServer):
 
             def do_GET(self):
                 fake._handle(self, "GET")
+
+            def date_time_string(self, timestamp=None):
+                return email.utils.formatdate(time.time() + fake.clock_skew_s, usegmt=True)
 
         super().__init__(Handler)
 
@@ -126,6 +134,12 @@ class FakeTwilio(LocalHTTPServer):
     def _handle(self, request: BaseHTTPRequestHandler, method: str) -> None:
         length = int(request.headers.get("Content-Length") or 0)
         form = parse_qs(request.rfile.read(length).decode()) if length else {}
+        account = ACCOUNT.match(request.path)
+        if account is not None and method == "GET":
+            if not self._authorized(request.headers.get("Authorization", ""), account["account"]):
+                return self._answer(request, 401, error(20003, "Authenticate", 401))
+            return self._answer(request, 200, {"sid": self.account_sid, "status": "active",
+                                               "type": "Full", "friendly_name": "gunwatch stand-in"})
         match = PATH.match(request.path)
         if match is None:
             return self._answer(request, 404, error(20404, "The requested resource was not found", 404))

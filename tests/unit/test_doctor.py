@@ -4,8 +4,6 @@ stand-in for Twilio's account endpoint (Twilio itself is out of reach)."""
 
 from __future__ import annotations
 
-import base64
-import email.utils
 import socket
 import subprocess
 import sys
@@ -19,7 +17,7 @@ import pytest
 from gunwatch.doctor import Doctor, redact_url
 
 from ..conftest import REPO, need
-from ..support.local_server import LocalHTTPServer, QuietHandler
+from ..support.fake_twilio import FakeTwilio
 
 SID = "AC" + "0123456789abcdef" * 2
 TOKEN = "doctor-test-token"
@@ -165,33 +163,9 @@ def test_mqtt_broker_accepts_and_a_closed_port_fails(tmp_path):
 
 
 # ------------------------------------------------------------------ Twilio and the clock
-class TwilioAccounts(LocalHTTPServer):
-    """Twilio's GET /2010-04-01/Accounts/{sid}.json with HTTP basic auth, and a Date header
-    `skew_s` away from this machine's clock."""
-
-    def __init__(self, skew_s: float = 0.0):
-        self.skew_s = skew_s
-        outer = self
-
-        class Handler(QuietHandler):
-            def date_time_string(self, timestamp=None):
-                return email.utils.formatdate(time.time() + outer.skew_s, usegmt=True)
-
-            def do_GET(self):
-                good = "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
-                if self.path != f"/2010-04-01/Accounts/{SID}.json":
-                    status, body = 404, b'{"code": 20404}'
-                elif self.headers.get("Authorization") != good:
-                    status, body = 401, b'{"code": 20003, "message": "Authenticate"}'
-                else:
-                    status, body = 200, f'{{"sid": "{SID}", "status": "active"}}'.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        super().__init__(Handler)
+def twilio_accounts(skew_s: float = 0.0) -> FakeTwilio:
+    """The Twilio stand-in of the alert tests, with this test's credentials."""
+    return FakeTwilio(account_sid=SID, auth_token=TOKEN, clock_skew_s=skew_s)
 
 
 def twilio_config(url: str, token: str) -> str:
@@ -213,7 +187,7 @@ def twilio_config(url: str, token: str) -> str:
     (TOKEN, "/not-twilio", "FAIL", f"no account {SID} at "),   # a wrong api_url or account SID
 ])
 def test_twilio_credentials(tmp_path, token, api_path, state, words):
-    with TwilioAccounts() as twilio:
+    with twilio_accounts() as twilio:
         config = twilio_config(twilio.base_url + api_path, token)
         result = doctor(tmp_path, FOLDER % tmp_path + config)["alerts.channels.sms (twilio_sms)"][0]
     assert result.state == state and words in result.detail, result
@@ -223,7 +197,7 @@ def test_twilio_credentials(tmp_path, token, api_path, state, words):
 
 
 def test_clock_far_from_a_peers_clock_fails(tmp_path):
-    with TwilioAccounts(skew_s=3600) as twilio:
+    with twilio_accounts(skew_s=3600) as twilio:
         results = doctor(tmp_path, FOLDER % tmp_path + twilio_config(twilio.base_url, TOKEN))
     clock = results["clock"][0]
     assert clock.state == "FAIL" and "behind twilio's" in clock.detail and "NTP" in clock.fix
