@@ -391,9 +391,11 @@ Next steps
       - type: zoneminder
         url: http://127.0.0.1/zm          # user: and password: \${ZM_PASSWORD} when OPT_USE_AUTH is on
     put ZM_PASSWORD=... in $ENVFILE, then: $reload; runuser -u $USER_NAME -- gunwatch doctor
-  Frigate: replace it with
+  Frigate: add a Frigate user gunwatch, put FRIGATE_PASSWORD=... in $ENVFILE, replace it with
       - type: frigate
-        url: http://FRIGATE-HOST:5000
+        url: https://FRIGATE-HOST:8971    # Frigate's authenticated port (stock docker-compose)
+        auth: {user: gunwatch, password: "\${FRIGATE_PASSWORD}"}
+        tls_verify: false                # Frigate's self-generated certificate names no host
         mqtt: {host: MQTT-HOST, port: 1883}
     then: $reload; runuser -u $USER_NAME -- gunwatch doctor
   Alerts: add a channel under alerts.channels (Twilio SMS/voice, webhook, MQTT, e-mail; see
