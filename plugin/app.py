@@ -9,13 +9,14 @@ import threading
 import time
 from pathlib import Path
 
+from prometheus_client.core import GaugeMetricFamily
+
 from . import registry
 from .alerts.sink import AlertSink
 from .config import GunwatchConfig, load_config
 from .detectors.base import Detector, DetectorSettings
 from .detectors.select import create_detector
 from .errors import ConfigError, GunwatchError
-from .metrics import MetricsServer
 from .model import ModelBundle, load_model
 from .paths import example_config
 from .pipeline.confirm import Confirmer
@@ -25,6 +26,8 @@ from .regions.stage import RegionDetector
 from .sinks.base import Sink
 from .sinks.incident_log import IncidentLog
 from .sources.base import Source
+from .web.server import WebServer
+from .web.sink import ReviewSink
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ class App:
         self._done = threading.Event()
         self._reload = threading.Event()
         self._wake = threading.Event()
-        self.metrics: MetricsServer | None = None
+        self.metrics: WebServer | None = None
 
     def build_pipeline(self) -> None:
         """Sources, sinks and runner from self.config (the detector is built separately: it is
@@ -86,20 +89,21 @@ class App:
         # The incident log and the alert outbox come first: both are local writes, and an
         # alert must not wait for a recorder's HTTP API. Sources that write back into their
         # recorder bring their own sink.
-        sinks: list[Sink] = [IncidentLog(self.config.state_dir / "incidents.jsonl")]
+        sinks: list[Sink] = [IncidentLog(self.config.state_dir / "incidents.jsonl"),
+                             ReviewSink(self.config.state_dir, self.model.name)]
         if self.config.alerts.channels:
             self.alerts = AlertSink(self.config)
             sinks.append(self.alerts)
         return sinks + [s.write_back for s in self.sources if hasattr(s, "write_back")]
 
-    def alert_metrics(self) -> list[str]:
+    def alert_metrics(self) -> list[GaugeMetricFamily]:
         if self.alerts is None:
             return []
-        lines = ["# HELP gunwatch_alerts Alerts in the outbox by channel and state.",
-                 "# TYPE gunwatch_alerts gauge"]
-        lines += [f'gunwatch_alerts{{channel="{channel}",state="{state}"}} {n}'
-                  for (channel, state), n in sorted(self.alerts.outbox.counts().items())]
-        return lines
+        gauge = GaugeMetricFamily("gunwatch_alerts", "Alerts in the outbox by channel and state.",
+                                  labels=["channel", "state"])
+        for (channel, state), n in sorted(self.alerts.outbox.counts().items()):
+            gauge.add_metric([channel, state], n)
+        return [gauge]
 
     def cameras(self) -> set[str]:
         return set(self.config.cameras)
@@ -143,8 +147,23 @@ class App:
 
     def start_metrics(self) -> None:
         if self.config.metrics.enabled:
-            self.metrics = MetricsServer(self.config.metrics, self.runner, self.alert_metrics)
+            self.metrics = WebServer(self.config.metrics, lambda: self.config, lambda: self.runner,
+                                     self.alert_metrics)
             self.metrics.start()
+        self.link_snapshots()
+
+    def link_snapshots(self) -> None:
+        """Alerts link their snapshot to the review pages when people can reach them and no
+        `alerts.snapshot_base_url` says otherwise; each link is signed, so a phone or an MMS
+        provider opens that one picture without the login."""
+        if self.alerts is None or self.metrics is None or self.config.alerts.snapshot_base_url:
+            return
+        page = self.metrics.page_url
+        if page is None:
+            return
+        for channel in self.alerts.worker.channels.values():
+            channel.snapshot_base_url = f"{page}/snapshots"
+            channel.link_signer = self.metrics.sign
 
     def request_stop(self) -> None:
         """Ask a running `run()` to return (from another thread or a signal handler)."""
@@ -193,8 +212,8 @@ class App:
             if before is not None and mine is not before:
                 before.close()
         self.runner.start()
-        if self.metrics and new.metrics == old[0].metrics:
-            self.metrics.runner = self.runner
+        if self.metrics and new.metrics == old[0].metrics and new.state_dir == old[0].state_dir:
+            self.link_snapshots()  # the new alert channels
         else:
             if self.metrics:
                 self.metrics.stop()

@@ -102,7 +102,8 @@ class GunwatchConfig(GunwatchModel):
     alerts: AlertsConfig = Field(AlertsConfig(), description="alert channels, delivery and "
                                  "policies (docs/alerts.md)")
     sources: list[SourceConfig] = Field([], description="where frames come from")
-    metrics: MetricsConfig = Field(MetricsConfig(), description="Prometheus /metrics and /healthz")
+    metrics: MetricsConfig = Field(MetricsConfig(), description="the web app: review pages at /, "
+                                   "Prometheus /metrics and /healthz")
     defaults: CameraConfig = Field(CameraConfig(), description="settings of every camera, unless "
                                    "`cameras.NAME` overrides them")
     # Validated as CameraConfig so that a typo under a camera is an error naming its key path

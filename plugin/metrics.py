@@ -1,19 +1,21 @@
-"""`/metrics` (Prometheus text format) and `/healthz` on a local port, from the running pipeline.
+"""`/metrics` (Prometheus, through prometheus-client) and `/healthz` of the running pipeline.
 
-No client library: the exposition format is a few lines of text, and the numbers already live
-in the runner's counters and each source's status.
+The numbers live in the runner's counters and each source's status; a collector reads them at
+scrape time, so nothing is counted twice. The web app (`gunwatch.web`) serves both beside the
+review pages.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
+import socket
+from typing import Callable, Iterable, Iterator
 
-from pydantic import Field
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
 
-from .errors import ConfigError
 from .schema import GunwatchModel
 
 log = logging.getLogger(__name__)
@@ -21,62 +23,140 @@ log = logging.getLogger(__name__)
 LATENCY_BUCKETS_S = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach an address gunwatch listens on."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class MetricsConfig(GunwatchModel):
-    enabled: bool = Field(True, description="serve /metrics and /healthz")
-    listen: str = Field("127.0.0.1", description="address to listen on (127.0.0.1: this machine only)")
+    """The web app: review pages at `/`, `/metrics` and `/healthz`, on one address and port."""
+
+    enabled: bool = Field(True, description="serve the review pages, /metrics and /healthz")
+    listen: str = Field("127.0.0.1", description="address to listen on (127.0.0.1: this machine only; "
+                                                 "any other address needs `token` or `user` and `password`)")
     port: int = Field(9870, ge=0, lt=65536, description="TCP port (0: any free port, for tests)")
+    public_url: AnyHttpUrl | None = Field(
+        None, description="where people reach the pages, e.g. https://nvr.example.org/gunwatch "
+                          "(default: http://listen:port when listen is not 127.0.0.1); snapshot links "
+                          "in alerts use it unless alerts.snapshot_base_url is set")
+    token: SecretStr | None = Field(None, description="login token (form field or `Authorization: Bearer`); "
+                                                      "write it as ${GUNWATCH_WEB_TOKEN} in the environment file")
+    user: str | None = Field(None, description="login user name (with `password`)")
+    password: SecretStr | None = Field(None, description="login password, e.g. ${GUNWATCH_WEB_PASSWORD}")
+
+    @model_validator(mode="after")
+    def _login_off_this_machine(self) -> MetricsConfig:
+        if (self.user is None) != (self.password is None):
+            raise ValueError("set both `user` and `password`, or neither")
+        if self.password is not None and not self.password.get_secret_value():
+            raise ValueError("`password` is empty (is its ${VARIABLE} set in the environment file?)")
+        if self.token is not None and len(self.token.get_secret_value()) < 16:
+            raise ValueError("`token` must be at least 16 characters (e.g. `openssl rand -hex 16`)")
+        if self.enabled and not is_loopback(self.listen) and not self.login_required:
+            raise ValueError(f"listen {self.listen!r} is reachable from other machines: set `token`, or "
+                             "`user` and `password`, so the review pages ask for a login (or listen on "
+                             "127.0.0.1)")
+        return self
+
+    @property
+    def login_required(self) -> bool:
+        return self.token is not None or self.password is not None
+
+    def page_url(self, port: int) -> str | None:
+        """The pages' address for people on other machines; None when only this machine reaches it."""
+        if self.public_url is not None:
+            return str(self.public_url).rstrip("/")
+        if is_loopback(self.listen):
+            return None
+        host = socket.getfqdn() if self.listen in ("0.0.0.0", "::", "") else self.listen
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
-
-
-def _histogram(name: str, help_text: str, milliseconds) -> list[str]:
+def _histogram(name: str, help_text: str, milliseconds) -> HistogramMetricFamily:
     samples = [ms / 1000 for ms in list(milliseconds)]
-    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} histogram"]
-    lines += [f'{name}_bucket{{le="{bound}"}} {sum(s <= bound for s in samples)}' for bound in LATENCY_BUCKETS_S]
-    return lines + [f'{name}_bucket{{le="+Inf"}} {len(samples)}', f"{name}_sum {sum(samples):.6f}",
-                    f"{name}_count {len(samples)}"]
+    buckets = [(str(bound), sum(s <= bound for s in samples)) for bound in LATENCY_BUCKETS_S]
+    return HistogramMetricFamily(name, help_text, buckets=buckets + [("+Inf", len(samples))],
+                                 sum_value=sum(samples))
 
 
-def render(runner, extra: Callable[[], list[str]] | None = None) -> str:
-    """The Prometheus exposition of a Runner's state."""
+def _counter(name: str, help_text: str, value: float) -> CounterMetricFamily:
+    return CounterMetricFamily(name, help_text, value=value)
+
+
+def _gauge(name: str, help_text: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, help_text, value=value)
+
+
+def collect(runner) -> Iterator[Metric]:
+    """The metric families of a Runner's state."""
     c = runner.counters
-    lines = ["# HELP gunwatch_frames_total Frames analysed, per camera.", "# TYPE gunwatch_frames_total counter"]
-    lines += [f'gunwatch_frames_total{{camera="{_label(cam)}"}} {n}' for cam, n in sorted(c.frames.items())]
-    lines += ["# HELP gunwatch_detections_total Detections that passed the camera filters.",
-              "# TYPE gunwatch_detections_total counter", f"gunwatch_detections_total {c.detections}",
-              "# HELP gunwatch_incidents_total Incidents opened.", "# TYPE gunwatch_incidents_total counter",
-              f"gunwatch_incidents_total {c.incidents}",
-              "# HELP gunwatch_pipeline_errors_total Frames or sinks that failed.",
-              "# TYPE gunwatch_pipeline_errors_total counter", f"gunwatch_pipeline_errors_total {c.errors}",
-              "# HELP gunwatch_inbox_frames Frames waiting for the detector.", "# TYPE gunwatch_inbox_frames gauge",
-              f"gunwatch_inbox_frames {runner.inbox.waiting()}",
-              "# HELP gunwatch_inbox_dropped_total Queued frames dropped because the inbox was full.",
-              "# TYPE gunwatch_inbox_dropped_total counter", f"gunwatch_inbox_dropped_total {runner.inbox.dropped}"]
-    lines += _histogram("gunwatch_detector_seconds", "Detection time per frame, regions included "
-                        "(last 1000 frames).", c.detect_ms)
-    lines += _histogram("gunwatch_person_pass_seconds", "Time of the person model on one frame, on "
-                        "frames that ran it (last 1000).", c.person_ms)
-    lines += _histogram("gunwatch_gun_pass_seconds", "Time of all gun-model passes of one frame "
-                        "(last 1000 frames).", c.gun_ms)
+    frames = CounterMetricFamily("gunwatch_frames_total", "Frames analysed, per camera.", labels=["camera"])
+    for cam, n in sorted(c.frames.items()):
+        frames.add_metric([cam], n)
+    yield frames
+    yield _counter("gunwatch_detections_total", "Detections that passed the camera filters.", c.detections)
+    yield _counter("gunwatch_incidents_total", "Incidents opened.", c.incidents)
+    yield _counter("gunwatch_pipeline_errors_total", "Frames or sinks that failed.", c.errors)
+    yield _gauge("gunwatch_inbox_frames", "Frames waiting for the detector.", runner.inbox.waiting())
+    yield _counter("gunwatch_inbox_dropped_total", "Queued frames dropped because the inbox was full.",
+                   runner.inbox.dropped)
+    yield _histogram("gunwatch_detector_seconds", "Detection time per frame, regions included "
+                     "(last 1000 frames).", c.detect_ms)
+    yield _histogram("gunwatch_person_pass_seconds", "Time of the person model on one frame, on "
+                     "frames that ran it (last 1000).", c.person_ms)
+    yield _histogram("gunwatch_gun_pass_seconds", "Time of all gun-model passes of one frame "
+                     "(last 1000 frames).", c.gun_ms)
     regions = list(c.regions)
-    lines += ["# HELP gunwatch_regions_per_frame Regions the gun model looked at per frame (mean of the last 1000).",
-              "# TYPE gunwatch_regions_per_frame gauge",
-              f"gunwatch_regions_per_frame {sum(regions) / len(regions) if regions else 0:.3f}",
-              "# HELP gunwatch_regions_dropped_total Regions left out by regions.max_regions.",
-              "# TYPE gunwatch_regions_dropped_total counter", f"gunwatch_regions_dropped_total {c.regions_dropped}"]
-    for name, kind, help_text, value in (
-            ("gunwatch_source_up", "gauge", "1 while the source delivers frames.", lambda s: int(s.state == "running")),
-            ("gunwatch_source_frames_total", "counter", "Frames handed over by the source.", lambda s: s.frames),
-            ("gunwatch_source_errors_total", "counter", "Source failures (lost stream, unreadable file...).", lambda s: s.errors),
-            ("gunwatch_source_fps", "gauge", "Frames per second handed over (last 10 s).", lambda s: round(s.fps, 3)),
-            ("gunwatch_source_lag_seconds", "gauge", "Age of the newest frame when handed over.", lambda s: round(s.lag_s, 3))):
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-        lines += [f'{name}{{source="{_label(src.name)}"}} {value(src.status)}' for src in runner.sources]
-    if extra:
-        lines += extra()
-    return "\n".join(lines) + "\n"
+    yield _gauge("gunwatch_regions_per_frame", "Regions the gun model looked at per frame (mean of the "
+                 "last 1000).", sum(regions) / len(regions) if regions else 0.0)
+    yield _counter("gunwatch_regions_dropped_total", "Regions left out by regions.max_regions.",
+                   c.regions_dropped)
+    for name, family, help_text, value in (
+            ("gunwatch_source_up", GaugeMetricFamily, "1 while the source delivers frames.",
+             lambda s: int(s.state == "running")),
+            ("gunwatch_source_frames_total", CounterMetricFamily, "Frames handed over by the source.",
+             lambda s: s.frames),
+            ("gunwatch_source_errors_total", CounterMetricFamily, "Source failures (lost stream, "
+             "unreadable file...).", lambda s: s.errors),
+            ("gunwatch_source_fps", GaugeMetricFamily, "Frames per second handed over (last 10 s).",
+             lambda s: round(s.fps, 3)),
+            ("gunwatch_source_lag_seconds", GaugeMetricFamily, "Age of the newest frame when handed over.",
+             lambda s: round(s.lag_s, 3))):
+        metric = family(name, help_text, labels=["source"])
+        for src in runner.sources:
+            metric.add_metric([src.name], value(src.status))
+        yield metric
+
+
+class _Collector:
+    """Reads the runner it is given at scrape time: a reload swaps the runner, not the collector."""
+
+    def __init__(self, runner_of: Callable[[], object], extra: Callable[[], Iterable[Metric]] | None):
+        self.runner_of, self.extra = runner_of, extra
+
+    def collect(self) -> Iterator[Metric]:
+        yield from collect(self.runner_of())
+        if self.extra:
+            yield from self.extra()
+
+
+def registry(runner_of: Callable[[], object],
+             extra: Callable[[], Iterable[Metric]] | None = None) -> CollectorRegistry:
+    """A registry of its own (not the library's global one): two apps in one process, as in
+    tests, must not see each other's metrics."""
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(_Collector(runner_of, extra))
+    return reg
+
+
+def render(runner, extra: Callable[[], Iterable[Metric]] | None = None) -> str:
+    """The Prometheus text exposition of a Runner's state."""
+    return generate_latest(registry(lambda: runner, extra)).decode()
 
 
 def health(runner) -> tuple[bool, str]:
@@ -91,47 +171,3 @@ def health(runner) -> tuple[bool, str]:
         elif s.status.state != "running":
             problems.append(f"{s.name}: {s.status.state} ({s.status.last_error or 'no frames yet'}{restarts})")
     return not problems, ("ok" if not problems else "\n".join(problems)) + "\n"
-
-
-class MetricsServer:
-    def __init__(self, config: MetricsConfig, runner, extra: Callable[[], list[str]] | None = None):
-        self.config, self.runner, self.extra = config, runner, extra
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # scrapes every 15 s would flood the log
-                pass
-
-            def do_GET(self):
-                if self.path.split("?")[0] == "/metrics":
-                    status, body, kind = 200, render(server.runner, server.extra), "text/plain; version=0.0.4"
-                elif self.path.split("?")[0] == "/healthz":
-                    ok, text = health(server.runner)
-                    status, body, kind = (200 if ok else 503), text, "text/plain"
-                else:
-                    status, body, kind = 404, "try /metrics or /healthz\n", "text/plain"
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        try:
-            self.httpd = ThreadingHTTPServer((config.listen, config.port), Handler)
-        except OSError as exc:
-            raise ConfigError(f"metrics.port: cannot listen on {config.listen}:{config.port} "
-                              f"({exc.strerror}); choose another port or set metrics.enabled: false") from exc
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="metrics", daemon=True)
-
-    @property
-    def port(self) -> int:
-        return self.httpd.server_address[1]
-
-    def start(self) -> None:
-        self.thread.start()
-        log.info("metrics on http://%s:%d/metrics and /healthz", self.config.listen, self.port)
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()

@@ -7,7 +7,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import Literal
+from typing import Callable, Literal
 from urllib.parse import quote, urlsplit
 
 from ..domain import Incident
@@ -77,6 +77,9 @@ class AlertChannel(ABC):
 
     #: seconds between status checks of sent alerts; None: the channel has no status to ask for
     status_poll_s: float | None = None
+    #: signs a snapshot file name so its link opens without a login (set by the app when the
+    #: review pages serve the snapshots); None: links are the plain file URL
+    link_signer: Callable[[str], str] | None = None
 
     def __init__(self, name: str, config: ChannelConfig, alerts: AlertsConfig):
         self.name = name
@@ -105,7 +108,9 @@ class AlertChannel(ABC):
     def snapshot_url(self, incident: Incident) -> str | None:
         if not (self.snapshot_base_url and incident.snapshot):
             return None
-        return f"{self.snapshot_base_url}/{quote(incident.snapshot.rsplit('/', 1)[-1])}"
+        name = incident.snapshot.rsplit('/', 1)[-1]
+        url = f"{self.snapshot_base_url}/{quote(name)}"
+        return f"{url}?sig={self.link_signer(name)}" if self.link_signer else url
 
     def when(self, incident: Incident) -> str:
         return f"{local_time(incident.started_at, self.tz):%H:%M:%S %Y-%m-%d}"

@@ -7,9 +7,9 @@ import sys
 
 from .. import __version__, logs
 from ..errors import GunwatchError
-from . import alerts, bench, config_cmd, demo, detect, doctor, eval, run, train, zm_hook
+from . import alerts, bench, config_cmd, demo, detect, doctor, eval, review, run, train, zm_hook
 
-COMMANDS = (run, config_cmd, doctor, demo, detect, bench, eval, alerts, zm_hook, train)
+COMMANDS = (run, config_cmd, doctor, demo, detect, bench, eval, alerts, zm_hook, train, review)
 
 EPILOG = """\
 exit status:

@@ -124,7 +124,7 @@ def test_pipeline_confirms_a_region_detection_with_snapshot_incident_log_and_met
         logged = [json.loads(line) for line in (tmp_path / "incidents.jsonl").read_text().splitlines()]
         assert logged and logged[0]["camera"] == "yard"
         metrics = render(app.runner)
-        assert "gunwatch_regions_per_frame 1.000" in metrics  # auto: the person's crop alone
+        assert "gunwatch_regions_per_frame 1.0\n" in metrics  # auto: the person's crop alone
         assert 'gunwatch_person_pass_seconds_count' in metrics and "gunwatch_regions_dropped_total 0" in metrics
     finally:
         app.stop()
