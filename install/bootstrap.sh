@@ -5,22 +5,26 @@
 # installed in editable mode with its test extras. Safe to run again: it only adds what is
 # missing.
 #
-#   bash install/bootstrap.sh [--with-torch] [--with-darknet-forks]
+#   bash install/bootstrap.sh [--with-torch] [--with-darknet-forks] [--with-browser]
 #
 # --with-torch also installs PyTorch: the training engine, and the `torch` detector backend
 # (bfloat16 on CPUs with AVX-512 BF16, about twice as fast as opencv there; `auto` picks it).
 # --with-darknet-forks also builds the AlexeyAB and hank-ai CPU libdarknet.so from
 # ../shared/sources (install/darknet-forks.sh; ~3 min once, seconds after), so the darknet tests
 # run against all three library families.
+# --with-browser also installs Debian's chromium and chromium-driver, which the review page's
+# browser test drives through selenium (no browser download at run time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 with_torch=0
 with_forks=0
+with_browser=0
 for arg in "$@"; do
   case "$arg" in
     --with-torch) with_torch=1 ;;
     --with-darknet-forks) with_forks=1 ;;
+    --with-browser) with_browser=1 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "bootstrap: unknown option $arg (try --help)" >&2; exit 2 ;;
   esac
@@ -29,6 +33,7 @@ done
 packages=(darknet ffmpeg rtsp-server-perl)
 # The forks' build tools; hank-ai does not build without OpenCV's headers.
 if ((with_forks)); then packages+=(g++ make cmake libopencv-dev); fi
+if ((with_browser)); then packages+=(chromium chromium-driver); fi
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

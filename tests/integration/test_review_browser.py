@@ -1,0 +1,129 @@
+"""The review page in a real browser (Debian's headless chromium through selenium) against a
+running `gunwatch run`: a folder source raises an incident with the bundled gun model, the page
+shows it with its thumbnail and alert, a click on False alarm changes its state and writes the
+negative; the webhook's snapshot link opens that picture without a login."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ..conftest import REPO, need
+from ..support.webhook_receiver import WebhookReceiver
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(check, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    return check()
+
+
+@pytest.fixture
+def browser():
+    need(CHROMIUM.exists() and CHROMEDRIVER.exists(),
+         "no chromium/chromedriver (apt-get install chromium chromium-driver)")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        need(False, "selenium missing (pip install -e '.[test]')")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    # --no-sandbox: CI runs as root, where chromium's sandbox refuses to start.
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,900"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def test_false_alarm_click_in_a_real_browser(tmp_path, browser):
+    pistol = REPO / "models" / "drawn-pistol.jpg"
+    watched, state = tmp_path / "in", tmp_path / "state"
+    watched.mkdir()
+    port = free_port()
+    log_path = tmp_path / "gunwatch.log"
+    with WebhookReceiver() as hook:
+        config = tmp_path / "gunwatch.yml"
+        config.write_text(f"""
+state_dir: {state}
+metrics: {{port: {port}, public_url: "http://127.0.0.1:{port}"}}
+detector: {{backend: opencv}}
+sources: [{{type: folder, paths: [{watched}], camera: lobby, settle_s: 0.1}}]
+alerts:
+  channels:
+    guard-desk: {{type: webhook, url: "{hook.base_url}/gunwatch"}}
+""")
+        with open(log_path, "w") as log:
+            process = subprocess.Popen([sys.executable, "-m", "gunwatch", "run", "--config", str(config), "--for", "240"],
+                                       stdout=subprocess.DEVNULL, stderr=log, env=dict(os.environ))
+        text = lambda: log_path.read_text(errors="replace")  # noqa: E731
+        try:
+            assert wait_for(lambda: "watching" in text()), text()
+            shutil.copyfile(pistol, watched / "cam1-0001.jpg")
+            assert wait_for(lambda: hook.received, 90), text()
+            alert = hook.received[0]["body"]["incident"]
+            assert alert["camera"] == "lobby"
+
+            # The alert's snapshot link points at the review pages and opens without a login.
+            link = alert["snapshot_url"]
+            assert link.startswith(f"http://127.0.0.1:{port}/snapshots/") and "?sig=" in link
+            with urllib.request.urlopen(link, timeout=10) as reply:
+                assert reply.headers["Content-Type"] == "image/jpeg" and reply.read(2) == b"\xff\xd8"
+
+            browser.get(f"http://127.0.0.1:{port}/")
+            row = browser.find_element("css selector", "li.incident")
+            assert row.get_attribute("data-id") == alert["id"]
+            assert "lobby" in row.text and "gun" in row.text and "open" in row.text
+            assert "guard-desk" in row.text  # the delivery from the outbox
+            thumb = row.find_element("css selector", ".thumb img")
+            assert wait_for(lambda: browser.execute_script(
+                "return arguments[0].complete && arguments[0].naturalWidth", thumb), 10) == 320
+            browser.save_screenshot(str(tmp_path / "incidents-open.png"))
+
+            row.find_element("css selector", "button.no").click()
+            assert wait_for(lambda: "state-false_alarm" in browser.find_element(
+                "css selector", "li.incident").get_attribute("class"), 10)
+            row = browser.find_element("css selector", "li.incident")
+            assert "false alarm" in row.text and not row.find_elements("css selector", "button.no")
+            browser.save_screenshot(str(tmp_path / "incidents.png"))
+
+            negatives = sorted((state / "negatives").glob("*.jpg"))
+            assert len(negatives) == 1, list((state / "negatives").iterdir())
+            sidecar = json.loads(negatives[0].with_suffix(".json").read_text())
+            assert sidecar["camera"] == "lobby" and sidecar["model"] == "gun-yolov3-tiny"
+            assert len(sidecar["false_boxes"]) == 1 and sidecar["false_boxes"][0][2] > 50
+
+            row.find_element("css selector", "a.when").click()
+            assert browser.find_element("id", "state").text == "false alarm"
+            assert "gun-free picture" in browser.find_element("id", "negatives").text
+            browser.set_window_size(412, 1000)  # a phone's width
+            browser.save_screenshot(str(tmp_path / "incident-phone.png"))
+            scroll_width = browser.execute_script("return document.documentElement.scrollWidth")
+            assert scroll_width <= 412, "the page is wider than a phone screen"
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    print(f"screenshots in {tmp_path}")
