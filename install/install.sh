@@ -91,8 +91,14 @@ if ((UNINSTALL)); then
   if systemd_up && [ -f "$UNIT" ]; then
     systemctl disable --now gunwatch.service >/dev/null 2>&1 || true
   fi
+  # Without systemd the service was started by hand (the line this installer printed): stop
+  # it as systemd would, TERM and up to 15 s for the queued alerts to be handed over.
+  if id "$USER_NAME" >/dev/null 2>&1 && pkill -TERM -u "$USER_NAME" -f 'gunwatch run'; then
+    say "stopping gunwatch run (user $USER_NAME)"
+    for _ in $(seq 30); do pgrep -u "$USER_NAME" >/dev/null || break; sleep 0.5; done
+  fi
   if id "$USER_NAME" >/dev/null 2>&1 && pgrep -u "$USER_NAME" >/dev/null; then
-    die "processes of user $USER_NAME still run (pids $(pgrep -u "$USER_NAME" | tr '\n' ' ')); stop them first"
+    die "processes of user $USER_NAME still run: $(pgrep -a -u "$USER_NAME" | paste -sd ';' -); stop them first (pkill -u $USER_NAME)"
   fi
   if [ -f "$UNIT" ]; then rm -f "$UNIT"; say "removed $UNIT"; systemd_up && systemctl daemon-reload; fi
   if [ -L "$LINK" ] && [ "$(readlink "$LINK")" = "$VENV/bin/gunwatch" ]; then rm -f "$LINK"; say "removed $LINK"; fi

@@ -237,6 +237,28 @@ def test_reinstall_under_another_uid_takes_config_secrets_and_state_back(install
         subprocess.run(["groupdel", "gwsquatter"], check=False, capture_output=True)
 
 
+def test_uninstall_stops_the_service_started_by_hand(installed):
+    """Without systemd the admin starts the service with the line the installer printed; the
+    uninstall must stop it as systemd would, not refuse with a list of pids (admin trial)."""
+    result, _ = installed
+    started_by = [line.split("[install]", 1)[1].strip() for line in result.stdout.splitlines()
+                  if "runuser -u gunwatch" in line and " run --config " in line]
+    if not started_by:
+        pytest.skip("systemd runs here: the installer started the service itself")
+    subprocess.run(["bash", "-c", started_by[0]], check=True, timeout=30)
+    running = lambda: subprocess.run(["pgrep", "-u", "gunwatch", "-f", "gunwatch run"],
+                                     capture_output=True).returncode == 0
+    deadline = time.monotonic() + 30
+    while not running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert running(), "the printed start line did not start gunwatch run"
+    time.sleep(2)   # past start-up, with its sources and alert worker up
+    removed = installer("--uninstall", "--yes")
+    assert removed.returncode == 0, removed.stdout[-2000:] + removed.stderr[-2000:]
+    assert "stopping gunwatch run" in removed.stdout and not running()
+    assert installer("--yes", env={"GUNWATCH_DOCTOR": "0"}).returncode == 0
+
+
 def test_uninstall_keeps_config_and_state_then_purge_restores(installed, before):
     kept = installer("--uninstall", "--yes")
     assert kept.returncode == 0, kept.stderr
