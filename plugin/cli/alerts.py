@@ -16,7 +16,7 @@ from ..alerts.worker import DeliveryWorker
 from ..domain import BBox, Incident
 from ..errors import AlertDeliveryError, ConfigError
 from ..paths import example_config
-from .options import add_config_options, config_from
+from .options import add_config_options, config_from, refuse_root_in_service_state
 
 STATES = ("held", "queued", "sending", "sent", "delivered", "failed", "skipped")
 
@@ -175,6 +175,7 @@ def run_test(args: argparse.Namespace) -> int:
 
 def run_deliver(args: argparse.Namespace) -> int:
     config = config_from(args)
+    refuse_root_in_service_state(config.state_dir, "alert deliver")
     outbox = Outbox(config.alerts, outbox_path(config))
     worker = DeliveryWorker(outbox, create_channels(config.alerts))
     stop = threading.Event()

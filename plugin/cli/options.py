@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
+import pwd
+from pathlib import Path
 
 from ..config import DEFAULT_PATHS, ENV_FILE_NAME, GunwatchConfig, load_config
 from ..detectors.base import Detector, DetectorSettings
 from ..detectors.select import create_detector
+from ..errors import ConfigError
 from ..model import ModelBundle, default_model_ref, load_model
 
 
@@ -35,6 +39,34 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
 
 def config_from(args: argparse.Namespace) -> GunwatchConfig:
     return load_config(args.config, args.env_file)
+
+
+def refuse_root_in_service_state(state_dir: Path, command: str) -> None:
+    """Stop root from writing into the service user's state folder.
+
+    The README's commands are typed as root; a `run` or `alert deliver` by hand would then
+    create the incident log, snapshots or the outbox's journal files as root, and the service
+    (user gunwatch) could no longer write them: the admin trial's "cannot open the incident log
+    (Permission denied)" by another road.
+    """
+    if os.geteuid() != 0:
+        return
+    try:
+        owner = state_dir.stat().st_uid
+    except OSError:
+        return   # not there yet: whoever runs first creates it
+    if owner == 0:
+        return
+    try:
+        name = pwd.getpwuid(owner).pw_name
+    except KeyError:
+        name = str(owner)
+    raise ConfigError(
+        f"state_dir {state_dir} belongs to user {name}, and this command runs as root: the files it "
+        f"writes there (incident log, snapshots, alert outbox) would be root's, and the service, "
+        f"which runs as {name}, could not write them any more. Run it as that user: "
+        f"runuser -u {name} -- gunwatch {command} ... (or point state_dir at a folder of your own "
+        f"for a trial run)")
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ import argparse
 
 from ..app import App
 from ..config import config_file, load_config
-from .options import add_config_options
+from .options import add_config_options, refuse_root_in_service_state
 
 DESCRIPTION = """\
 Run gunwatch as a service: watch every source in the config file (recorder events, snapshot
@@ -23,7 +23,8 @@ examples:
   gunwatch run --config demo.yml --for 60
   kill -HUP PID                      reload the config (systemd: systemctl reload gunwatch)
 
-exit status: 0 stopped cleanly, 2 config error (the message names the key), 3 no backend."""
+exit status: 0 stopped cleanly, 2 config error (the message names the key; also root in the
+service user's state_dir: run it as that user), 3 no backend."""
 
 
 def add_parser(sub) -> None:
@@ -38,5 +39,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     path = config_file(args.config)
-    App(load_config(path, args.env_file), config_path=path, env_file=args.env_file).run(args.duration)
+    config = load_config(path, args.env_file)
+    refuse_root_in_service_state(config.state_dir, "run")
+    App(config, config_path=path, env_file=args.env_file).run(args.duration)
     return 0

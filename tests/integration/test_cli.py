@@ -140,3 +140,22 @@ def test_detect_unreachable_stream_fails_cleanly(coco_tiny_cfg):
     assert result.returncode == 1
     assert result.stdout == ""
     assert "cannot open as image, video or stream" in result.stderr
+
+
+@pytest.mark.parametrize("verb, options", [("run", ["--for", "1"]), ("alert deliver", ["--until-empty"])])
+def test_root_is_refused_in_the_service_users_state_dir(tmp_path, verb, options):
+    """Run by hand as root, these would leave root's files in the service's state folder and the
+    service (user gunwatch) could not write them afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root, as the admin who typed the README's commands")
+    state = tmp_path / "state"
+    state.mkdir()
+    os.chown(state, 65534, 65534)   # nobody, standing in for the gunwatch user
+    (tmp_path / "pictures").mkdir()
+    config = tmp_path / "gunwatch.yml"
+    config.write_text(f"state_dir: {state}\nsources:\n  - {{type: folder, paths: [{tmp_path / 'pictures'}]}}\n")
+    result = gunwatch(*verb.split(), *options, "--config", str(config), timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"state_dir {state} belongs to user nobody" in result.stderr
+    assert f"runuser -u nobody -- gunwatch {verb} ..." in result.stderr
+    assert list(state.iterdir()) == [], "nothing may be written before the refusal"
