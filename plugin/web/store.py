@@ -103,7 +103,9 @@ class ReviewStore:
         self._lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            # Default isolation: `with self._db` makes a sighting's two rows one transaction
+            # (one commit, not one per statement).
+            self._db = sqlite3.connect(path, check_same_thread=False)
             self._db.execute("PRAGMA busy_timeout = 5000")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.executescript(SCHEMA)

@@ -96,7 +96,8 @@ def test_incident_page_shows_every_snapshot_recorder_link_and_alerts(review):
     first = sighting(review.sink, sd, "door", T0)
     sighting(review.sink, sd, "door", T0, update=1, confidence=0.95, kind="updated")
     store = review.sink.store
-    store._db.execute("UPDATE incidents SET url = 'http://nvr.local/zm/?view=event&eid=42', event_id = '42'")
+    with store._db:
+        store._db.execute("UPDATE incidents SET url = 'http://nvr.local/zm/?view=event&eid=42', event_id = '42'")
     outbox = Store(review.config.state_dir / "alerts.sqlite")
     outbox.add_incident(first, T0, None, [NewAlert("sms", "+15551234567", "queued", T0, None, None),
                                           NewAlert("mail", "guard@example.org", "queued", T0, None, None)])
@@ -113,7 +114,8 @@ def test_incident_page_shows_every_snapshot_recorder_link_and_alerts(review):
 
 def test_recorder_link_only_for_web_addresses(review):
     sighting(review.sink, snapshots_dir(review), "door", T0)
-    review.sink.store._db.execute("UPDATE incidents SET url = 'javascript:alert(1)'")
+    with review.sink.store._db:
+        review.sink.store._db.execute("UPDATE incidents SET url = 'javascript:alert(1)'")
     html = review.client.get(f"/incidents/door:{int(T0 * 1000)}:1").get_data(as_text=True)
     assert "javascript:" not in html
 
