@@ -39,6 +39,9 @@ class ReviewSink:
     def __init__(self, state_dir: Path, model: str):
         db, self.frames_dir, _ = review_paths(state_dir)
         self.store = ReviewStore(db)
+        imported = self.store.import_log(state_dir / "incidents.jsonl")
+        if imported:
+            log.info("review pages: %d incidents taken in from %s", imported, state_dir / "incidents.jsonl")
         self.model = model
         self._last: dict[str, LastFrame] = {}
         self._lock = threading.Lock()

@@ -147,6 +147,33 @@ class ReviewStore:
         with self._lock, self._db:
             self._db.execute("UPDATE incidents SET closed_at = ? WHERE id = ?", (at, incident_id))
 
+    def import_log(self, log_path: Path) -> int:
+        """Take in the incidents of an incident log (a state dir from before the review pages)
+        when this store is still empty; returns the incidents added. Their frames were never
+        kept, so marking one of them False alarm adds no training picture."""
+        if self._read("SELECT 1 FROM incidents LIMIT 1") or not log_path.is_file():
+            return 0
+        added: set[str] = set()
+        with open(log_path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                try:
+                    r = json.loads(line)
+                    kind, iid, box = r["kind"], str(r["id"]), r["box"]
+                    box = [float(box[k]) for k in ("x", "y", "w", "h")]
+                    if kind == "closed":
+                        self.closed(iid, float(r["started_at"]))
+                    elif kind in ("opened", "updated"):
+                        self.sighting(incident_id=iid, camera=str(r["camera"]), label=str(r["label"]),
+                                      started_at=float(r["started_at"]), at=float(r["started_at"]),
+                                      confidence=float(r["confidence"]), update_no=int(r["update"]), box=box,
+                                      event_id=r.get("event_id"), url=r.get("url"), model=None,
+                                      snapshot=Path(r["snapshot"]).name if r.get("snapshot") else None,
+                                      frame=None, frame_box=None)
+                        added.add(iid)
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    continue  # a torn last line or a hand edit: the rest still counts
+        return len(added)
+
     # --- read and written by the pages --------------------------------------------------
 
     def page(self, camera: str | None = None, state: str | None = None, limit: int = 50,

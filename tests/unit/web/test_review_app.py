@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -223,3 +224,32 @@ def test_listening_beyond_this_machine_needs_a_login():
     with pytest.raises(ValidationError, match="16 characters"):
         GunwatchConfig.model_validate({"metrics": {"listen": "0.0.0.0", "token": "short"}})
     assert GunwatchConfig.model_validate({"metrics": {"listen": "::1"}}).metrics.login_required is False
+
+
+def test_incidents_logged_before_the_review_pages_are_taken_in(tmp_path):
+    from gunwatch.domain import BBox, Confirmation, Incident
+    from gunwatch.sinks.incident_log import IncidentLog
+
+    state = tmp_path / "state"
+    log = IncidentLog(state / "incidents.jsonl")
+    a = Incident(id="door:1:1", camera="door", started_at=T0, label="gun", confidence=0.7, box=BBox(1, 2, 3, 4),
+                 snapshot=str(state / "snapshots" / "door_1_1-0.jpg"), url="http://nvr/e/1")
+    b = Incident(id="yard:2:1", camera="yard", started_at=T0 + 9, label="gun", confidence=0.8, box=BBox(1, 2, 3, 4))
+    frame = Frame("door", np.zeros((4, 4, 3), np.uint8), T0)
+    for kind, incident in (("opened", a), ("opened", b), ("closed", b)):
+        log.handle(frame, [], [Confirmation(kind, incident)])
+    log.handle(frame, [], [Confirmation("updated", replace(a, update=1, confidence=0.9))])
+    log.close()
+    with open(state / "incidents.jsonl", "a") as fh:
+        fh.write('{"kind": "opened", "id": "torn')
+    r = make_review(tmp_path)
+    try:
+        html = r.client.get("/").get_data(as_text=True)
+        assert ids_on(html) == ["yard:2:1", "door:1:1"]
+        found = r.sink.store.get("door:1:1")
+        assert (found.update_no, found.confidence, found.thumb, found.url) == (1, 0.9, "door_1_1-0.jpg", "http://nvr/e/1")
+        assert r.sink.store.get("yard:2:1").closed_at == T0 + 9
+        assert r.sink.store.import_log(state / "incidents.jsonl") == 0  # once only
+    finally:
+        r.sink.close()
+        r.app.extensions["gunwatch"]["store"].close()
