@@ -241,7 +241,9 @@ class AlertsConfig(GunwatchModel):
                                                    "schedules, e.g. Europe/Berlin (default: system)")
     snapshot_base_url: AnyHttpUrl | None = Field(
         None, description="public URL under which snapshot files are served; enables MMS and "
-                          "snapshot links (URL = this + '/' + file name)")
+                          "snapshot links (URL = this + '/' + file name). Default: the review pages' "
+                          "/snapshots when other machines reach them (metrics.public_url, or "
+                          "metrics.listen not 127.0.0.1), each link signed to open without a login")
     poll_s: float = Field(1.0, gt=0, le=60, description="how often the delivery worker looks "
                                                        "for alerts written by other processes, seconds")
     retention_days: float = Field(30.0, gt=0, description="finished alerts older than this are "
