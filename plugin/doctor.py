@@ -375,7 +375,7 @@ class Doctor:
         self.add(name, "OK", f"camera {source.camera}: {shown} gives {frame.shape[1]}x{frame.shape[0]} frames")
 
     def source_frigate(self, name: str, source) -> None:
-        from .sources.frigate_api import FrigateApi, FrigateAuthError
+        from .sources.frigate_api import FrigateApi, FrigateAuthError, FrigateTlsError
 
         # The source's own client: the same login, renewal and certificate rules as `run`.
         api = FrigateApi(source.url, source.auth, NETWORK_TIMEOUT_S,
@@ -388,6 +388,10 @@ class Doctor:
         except FrigateAuthError as exc:
             self.add(name, "FAIL", str(exc), "set auth.user and auth.password (the password as "
                      "${FRIGATE_PASSWORD} in the environment file), or auth.token")
+        except FrigateTlsError as exc:
+            self.add(name, "FAIL", str(exc).split(": Frigate's", 1)[0],
+                     f"set tls_verify: false in {name} (Frigate's own certificate), or ca_file: "
+                     "a PEM copy of the certificate it serves")
         except requests.RequestException as exc:
             self.add(name, "FAIL", f"Frigate API {api.shown}/api/version: {why(exc)}",
                      "set url to Frigate's API as reached from here: https://HOST:8971 with auth "

@@ -51,6 +51,10 @@ class FrigateAuthError(requests.RequestException):
     """Frigate refused gunwatch's credentials; the message says which key to fix."""
 
 
+class FrigateTlsError(requests.exceptions.SSLError):
+    """Frigate's certificate was not trusted; the message says which key to set."""
+
+
 def jwt_expiry(token: str) -> float | None:
     """The `exp` claim of a JWT, read without checking the signature: gunwatch only needs to
     know when to log in again, Frigate checks the rest."""
@@ -92,9 +96,9 @@ class FrigateApi:
         """A fresh session from `POST /api/login`; FrigateAuthError when Frigate refuses it
         (0.14 answers 400, 0.15 and later 401: frigate/api/auth.py)."""
         assert self.auth and self.auth.user and self.auth.password
-        response = self.http.post(f"{self.base}/api/login", timeout=self.timeout_s,
-                                  json={"user": self.auth.user,
-                                        "password": self.auth.password.get_secret_value()})
+        response = self._http("POST", f"{self.base}/api/login", timeout=self.timeout_s,
+                              json={"user": self.auth.user,
+                                    "password": self.auth.password.get_secret_value()})
         if response.status_code in (400, 401):
             raise FrigateAuthError(f"Frigate {self.shown} refused the login of user "
                                    f"{self.auth.user!r} (HTTP {response.status_code}): check "
@@ -135,8 +139,22 @@ class FrigateApi:
 
     def _send(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
-        return self.http.request(method, f"{self.base}/api/{path}", headers=headers,
-                                 timeout=self.timeout_s, **kwargs)
+        return self._http(method, f"{self.base}/api/{path}", headers=headers,
+                          timeout=self.timeout_s, **kwargs)
+
+    def _http(self, method: str, url: str, **kwargs) -> requests.Response:
+        try:
+            # `verify` per request: the session's own loses to REQUESTS_CA_BUNDLE and
+            # CURL_CA_BUNDLE when they are set, and tls_verify: false would be ignored.
+            return self.http.request(method, url, verify=self.http.verify, **kwargs)
+        except requests.exceptions.SSLError as exc:
+            if self.http.verify is False:
+                raise   # not a trust question: TLS itself failed
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            raise FrigateTlsError(
+                f"Frigate {self.shown}: its certificate is not trusted ({reason or exc}): Frigate's "
+                "self-generated certificate is signed by no known CA and names no host; set "
+                "tls_verify: false, or ca_file: a PEM copy of the certificate") from exc
 
     # what gunwatch asks of it
     def version(self) -> tuple[int, int]:

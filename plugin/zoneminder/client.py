@@ -44,6 +44,9 @@ class ZoneMinderClient:
         self.config = config
         self.portal, self.api = config.portal, config.api
         self.http = requests.Session()
+        # Given with every request too: a session's own `verify` loses to REQUESTS_CA_BUNDLE
+        # and CURL_CA_BUNDLE when they are set (requests' merge_environment_settings), so
+        # verify_tls: false would be ignored on hosts that set them.
         self.http.verify = config.verify_tls
         self._lock = threading.Lock()
         self._access: str | None = None
@@ -76,7 +79,8 @@ class ZoneMinderClient:
     def _post_login(self, form: dict[str, str]) -> dict[str, Any]:
         url = f"{self.api}/host/login.json"
         try:
-            response = self.http.post(url, data=form, timeout=self.config.timeout_s)
+            response = self.http.post(url, data=form, timeout=self.config.timeout_s,
+                                      verify=self.config.verify_tls)
         except requests.RequestException as exc:
             raise ZoneMinderUnavailable(f"{url}: {redact(str(exc))}") from None
         if response.status_code in (401, 403):
@@ -124,7 +128,8 @@ class ZoneMinderClient:
                 query["token"] = token
             try:
                 response = self.http.request(method, url, params=query, data=data,
-                                             timeout=self.config.timeout_s, allow_redirects=False)
+                                             timeout=self.config.timeout_s, allow_redirects=False,
+                                             verify=self.config.verify_tls)
             except requests.RequestException as exc:
                 raise ZoneMinderUnavailable(f"{redact(url)}: {redact(str(exc))}") from None
             # 401 from the API, or index.php sending us to its login page: the token went stale

@@ -47,7 +47,7 @@ class TrackedEvent:
 class FakeFrigate(LocalHTTPServer):
     def __init__(self, version: str = "0.14.1-f4f3cfa", auth: bool = False,
                  users: dict[str, str] | None = None, cameras: tuple[str, ...] = ("driveway", "garden"),
-                 session_length_s: int = 86400):
+                 session_length_s: int = 86400, tls: tuple[Path, Path] | None = None):
         self.version, self.auth = version, auth
         self.minor = int(version.split(".")[1])
         self.users = users if users is not None else {"admin": "correct horse"}
@@ -216,7 +216,7 @@ class FakeFrigate(LocalHTTPServer):
                 self._reply(200, {"success": True, "message": "Successfully created event.",
                                   "event_id": event_id})
 
-        super().__init__(Handler)
+        super().__init__(Handler, tls=tls)
 
     # Frigate's rules, shared by the handler and the tests
     def in_database(self, event_id: str) -> bool:
