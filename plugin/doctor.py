@@ -129,6 +129,11 @@ class Doctor:
 
     def http_get(self, who: str, url: str, **kwargs) -> requests.Response:
         response = requests.get(url, timeout=NETWORK_TIMEOUT_S, **kwargs)
+        self.note_peer_clock(who, response)
+        return response
+
+    def note_peer_clock(self, who: str, response: requests.Response) -> None:
+        """Keep a peer's Date header for the clock check."""
         date = response.headers.get("Date")
         if date:
             try:
@@ -136,7 +141,6 @@ class Doctor:
                 self.peer_dates.append((who, theirs - time.time()))
             except (TypeError, ValueError):
                 pass
-        return response
 
     def run(self) -> list[Result]:
         steps: list[Callable[[], None]] = [self.check_config, self.check_user, self.check_state_dir,
@@ -380,6 +384,7 @@ class Doctor:
         # The source's own client: the same login, renewal and certificate rules as `run`.
         api = FrigateApi(source.url, source.auth, NETWORK_TIMEOUT_S,
                          tls_verify=source.ca_file or source.tls_verify)
+        api.http.hooks["response"].append(lambda response, **_: self.note_peer_clock("frigate", response))
         how = ("without auth" if source.auth is None else
                f"logged in as {source.auth.user}" if source.auth.user else "with auth.token")
         try:

@@ -15,6 +15,7 @@ is the internal port 5000. `version` picks the behaviour where versions differ:
 from __future__ import annotations
 
 import base64
+import email.utils
 import hashlib
 import hmac
 import json
@@ -47,8 +48,10 @@ class TrackedEvent:
 class FakeFrigate(LocalHTTPServer):
     def __init__(self, version: str = "0.14.1-f4f3cfa", auth: bool = False,
                  users: dict[str, str] | None = None, cameras: tuple[str, ...] = ("driveway", "garden"),
-                 session_length_s: int = 86400, tls: tuple[Path, Path] | None = None):
+                 session_length_s: int = 86400, tls: tuple[Path, Path] | None = None,
+                 clock_skew_s: float = 0.0):
         self.version, self.auth = version, auth
+        self.clock_skew_s = clock_skew_s  # how far its Date header is from this machine's clock
         self.minor = int(version.split(".")[1])
         self.users = users if users is not None else {"admin": "correct horse"}
         self.cameras = set(cameras)
@@ -67,6 +70,9 @@ class FakeFrigate(LocalHTTPServer):
         frigate = self
 
         class Handler(QuietHandler):
+            def date_time_string(self, timestamp=None):
+                return email.utils.formatdate(time.time() + frigate.clock_skew_s, usegmt=True)
+
             def _reply(self, status: int, body: bytes | dict | str, kind: str = "application/json",
                        headers: dict[str, str] | None = None):
                 if isinstance(body, dict):

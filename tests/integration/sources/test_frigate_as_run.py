@@ -394,3 +394,24 @@ def test_the_readme_quick_start_works_against_an_authenticated_frigate(monkeypat
         api = FrigateApi(source.url, source.auth, timeout_s=5, tls_verify=source.tls_verify)
         assert api.request("GET", "driveway/latest.jpg").content == frigate.pictures["driveway"]
         assert frigate.logins == 1
+
+
+def test_doctor_reads_frigates_clock(tmp_path):
+    """Frigate's Date header feeds doctor's clock check (an hour's skew puts event times and
+    Frigate's own timeline an hour apart)."""
+    from gunwatch.doctor import Doctor
+
+    with FakeFrigate(version="0.15.2", auth=True, clock_skew_s=3600) as frigate:
+        (tmp_path / "state").mkdir()
+        config = tmp_path / "gunwatch.yml"
+        config.write_text(f"""state_dir: {tmp_path / 'state'}
+sources:
+  - type: frigate
+    url: {frigate.url}
+    auth: {{user: admin, password: correct horse}}
+    mqtt: {{host: 127.0.0.1, port: 1883}}
+""")
+        results = {r.check: r for r in Doctor(str(config), None).run()}
+    assert results["sources.0 (frigate)"].state == "OK", results["sources.0 (frigate)"]
+    clock = results["clock"]
+    assert clock.state == "FAIL" and "behind frigate's" in clock.detail, clock
