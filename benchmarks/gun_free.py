@@ -1,0 +1,116 @@
+"""How often does a gun model draw a gun where there is none? Measured on gun-free pictures.
+
+Issue 30's target: at the model's default threshold, at most 1 % of gun-free pictures get a
+gun box. The gun-free pictures are a split of the pistols set with every gun painted out
+(training/negatives.py, the same painting as the training's gun-free pictures, so hands,
+people and rooms stay), and/or a folder of pictures that show no gun (`--folder`, e.g. the
+held-back part of a licensed gun-free set). Valid and test pictures are painted here, in
+memory, never trained on.
+
+Each model runs at its own default confidence and NMS (model.json) unless `--confidence` is
+given; the baseline is the default model, in the same run.
+
+    python benchmarks/gun_free.py --json [--model CANDIDATE] [--split valid] [--folder DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import cv2
+
+from gunwatch.detectors.base import DetectorSettings
+from gunwatch.detectors.select import create_detector
+from gunwatch.model import load_model
+from gunwatch.training.negatives import folder_pictures, paint_out
+
+DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "pistols"
+TARGET = 0.01
+
+
+def painted_split(dataset: Path, split: str, limit: int | None) -> list[tuple[str, "cv2.Mat"]]:
+    with open(dataset / "splits.csv", newline="", encoding="utf-8") as fh:
+        names = [r["file"] for r in csv.DictReader(fh) if r["split"] == split][:limit]
+    pictures = []
+    for name in names:
+        image = cv2.imread(str(dataset / "images" / name), cv2.IMREAD_COLOR)
+        label = (dataset / "labels" / Path(name).with_suffix(".txt")).read_text(encoding="utf-8")
+        boxes = [line.split() for line in label.splitlines() if line.strip()]
+        pictures.append((name, paint_out(image, boxes)))
+    return pictures
+
+
+def folder_set(folder: Path, limit: int | None) -> list[tuple[str, "cv2.Mat"]]:
+    pictures = []
+    for path in folder_pictures(folder)[:limit]:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is not None:
+            pictures.append((path.name, image))
+    return pictures
+
+
+def false_alarms(model_ref: str | None, backend: str, confidence: float | None,
+                 pictures: list[tuple[str, "cv2.Mat"]]) -> dict:
+    model = load_model(model_ref)
+    settings = DetectorSettings(confidence=confidence if confidence is not None else model.meta.thresholds.confidence,
+                                nms=model.meta.thresholds.nms)
+    detector = create_detector(backend, model, settings)
+    try:
+        hits = []
+        for name, image in pictures:
+            guns = [d for d in detector.detect(image) if d.label == "gun"]
+            if guns:
+                hits.append((name, round(max(d.confidence for d in guns), 3)))
+    finally:
+        detector.close()
+    share = len(hits) / len(pictures) if pictures else 0.0
+    return {"model": model.name, "confidence": settings.confidence, "nms": settings.nms,
+            "pictures": len(pictures), "with_a_gun_box": len(hits), "share": round(share, 4),
+            "meets_target": share <= TARGET,
+            "surest": sorted(hits, key=lambda h: -h[1])[:5]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="candidate model (bundle folder or name; default: the default model)")
+    parser.add_argument("--baseline", default="default",
+                        help="model to compare with in the same run: 'default' (the default model) or 'none'")
+    parser.add_argument("--dataset", type=Path, default=DATASET)
+    parser.add_argument("--split", default="valid", help="pistols split to paint out ('none': only --folder)")
+    parser.add_argument("--folder", type=Path, help="also: a folder of pictures that show no gun")
+    parser.add_argument("--backend", default="opencv")
+    parser.add_argument("--confidence", type=float, help="instead of each model's default")
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    sets = {}
+    if args.split != "none":
+        sets[f"pistols {args.split}, guns painted out"] = painted_split(args.dataset, args.split, args.limit)
+    if args.folder:
+        sets[f"folder {args.folder}"] = folder_set(args.folder, args.limit)
+    if not sets:
+        parser.error("nothing to measure: give --split or --folder")
+    models = {"candidate": args.model}
+    if args.baseline != "none":
+        models["baseline"] = None if args.baseline == "default" else args.baseline
+    results = {}
+    for set_name, pictures in sets.items():
+        for role, ref in models.items():
+            r = false_alarms(ref, args.backend, args.confidence, pictures)
+            results.setdefault(set_name, {})[role] = r
+            if not args.json:
+                print(f"{set_name}: {role} {r['model']} at {r['confidence']}: {r['with_a_gun_box']} of "
+                      f"{r['pictures']} pictures with a gun box ({100 * r['share']:.1f} %)", file=sys.stderr)
+    report = {"name": "gun_free", "backend": args.backend, "target_share": TARGET, "sets": results,
+              "ok": all(r["candidate"]["meets_target"] for r in results.values())}
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
