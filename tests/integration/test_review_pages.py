@@ -1,7 +1,9 @@
-"""The review page in a real browser (Debian's headless chromium through selenium) against a
-running `gunwatch run`: a folder source raises an incident with the bundled gun model, the page
-shows it with its thumbnail and alert, a click on False alarm changes its state and writes the
-negative; the webhook's snapshot link opens that picture without a login."""
+"""The review pages of a running `gunwatch run` (folder source, bundled gun model, drawn pistol).
+
+In a real browser (Debian's headless chromium through selenium): the page shows the incident with
+its thumbnail and alert, a click on False alarm changes its state and writes the negative; the
+webhook's snapshot link opens that picture without a login. Over plain HTTP: listening on every
+interface, the pages ask for the login, which the log never shows."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -127,3 +130,70 @@ alerts:
             process.terminate()
             process.wait(timeout=30)
     print(f"screenshots in {tmp_path}")
+
+
+def test_review_pages_off_this_machine_ask_for_the_login_and_never_log_it(tmp_path):
+    """`gunwatch run` listening on every interface with a token from the environment file: pages
+    redirect to the login, Prometheus gets in with the token as Bearer, the incident is listed
+    after the login, and the token is in no log line."""
+    import http.cookiejar
+    import re
+    import urllib.parse
+
+    token = "review-token-5c1e0b7d9a2f4e63"
+    pistol = REPO / "models" / "drawn-pistol.jpg"
+    watched, state = tmp_path / "in", tmp_path / "state"
+    watched.mkdir()
+    port = free_port()
+    (tmp_path / "environment").write_text(f"GUNWATCH_WEB_TOKEN={token}\n")
+    config = tmp_path / "gunwatch.yml"
+    config.write_text(f"""
+state_dir: {state}
+metrics: {{listen: 0.0.0.0, port: {port}, token: "${{GUNWATCH_WEB_TOKEN}}"}}
+detector: {{backend: opencv}}
+sources: [{{type: folder, paths: [{watched}], camera: lobby, settle_s: 0.1}}]
+""")
+    log_path = tmp_path / "gunwatch.log"
+    env = {k: v for k, v in os.environ.items() if k != "GUNWATCH_WEB_TOKEN"}
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "gunwatch", "--log-level", "DEBUG", "run", "--config",
+                                    str(config), "--for", "120"], stdout=log, stderr=log, env=env)
+    text = lambda: log_path.read_text(errors="replace")  # noqa: E731
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_for(lambda: "watching" in text()), text()
+        shutil.copyfile(pistol, watched / "cam1-0001.jpg")
+        assert wait_for(lambda: (state / "incidents.jsonl").exists() and (state / "incidents.jsonl").read_text()), text()
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args):
+                return None
+
+        jar = http.cookiejar.CookieJar()
+        plain = urllib.request.build_opener(NoRedirect, urllib.request.HTTPCookieProcessor(jar))
+        try:
+            plain.open(f"{base}/", timeout=10)
+            raise AssertionError("the incidents page opened without a login")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 302 and exc.headers["Location"].startswith("/login")
+        try:
+            urllib.request.urlopen(f"{base}/metrics", timeout=10)
+            raise AssertionError("/metrics opened without the token")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 401
+        scrape = urllib.request.Request(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert "gunwatch_incidents_total 1.0" in urllib.request.urlopen(scrape, timeout=10).read().decode()
+
+        form = plain.open(f"{base}/login", timeout=10).read().decode()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+        data = urllib.parse.urlencode({"csrf": csrf, "token": token, "next": "/"}).encode()
+        try:
+            plain.open(f"{base}/login", data=data, timeout=10)
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 302  # logged in, sent back to the page
+        page = plain.open(f"{base}/", timeout=10).read().decode()
+        assert 'data-id="lobby:' in page and "gun 99" in page and token not in page
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert "login (token)" in text() and token not in text()
