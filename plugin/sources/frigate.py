@@ -83,7 +83,7 @@ class FrigateSourceConfig(GunwatchModel):
                                      "Frigate event is created instead")
     publish_state: bool = Field(True, description="Home Assistant: MQTT discovery of a binary sensor "
                                 "per camera, gunwatch/<camera>/gun ON/OFF (retained), availability "
-                                "gunwatch/availability with a last will")
+                                "gunwatch/<mqtt.topic_prefix>/availability with a last will")
     discovery_prefix: str = Field("homeassistant", description="Home Assistant's MQTT discovery prefix")
     timeout_s: float = Field(5.0, gt=0, description="HTTP timeout")
     max_pixels: int = Field(DEFAULT_MAX_PIXELS, gt=0, description="largest frame decoded, in "
@@ -200,7 +200,8 @@ class FrigateSource:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
-        self.home_assistant = (HomeAssistant(self.client, config.discovery_prefix, config.cameras)
+        self.home_assistant = (HomeAssistant(self.client, config.discovery_prefix, config.cameras,
+                                             config.mqtt.topic_prefix)
                                if config.publish_state else None)
         self.write_back = FrigateWriteBack(self)
 

@@ -21,8 +21,14 @@ from ..untrusted import topic_level
 
 log = logging.getLogger(__name__)
 
-AVAILABILITY_TOPIC = "gunwatch/availability"
 ONLINE, OFFLINE = "online", "offline"
+
+
+def availability_topic(frigate_topic_prefix: str) -> str:
+    """One per Frigate source: each source has its own MQTT connection and last will, so one
+    source's broker dropping must not mark another Frigate's cameras unavailable. Frigate's
+    own `mqtt.topic_prefix` must differ between Frigates on one broker, so it tells them apart."""
+    return f"gunwatch/{topic_level(frigate_topic_prefix)}/availability"
 
 
 def state_topic(camera: str) -> str:
@@ -33,7 +39,7 @@ def discovery_topic(prefix: str, camera: str) -> str:
     return f"{prefix}/binary_sensor/gunwatch_{topic_level(camera)}/config"
 
 
-def discovery_config(camera: str) -> dict:
+def discovery_config(camera: str, availability: str) -> dict:
     node = f"gunwatch_{topic_level(camera)}"
     return {
         "name": "Gun",
@@ -43,7 +49,7 @@ def discovery_config(camera: str) -> dict:
         "state_topic": state_topic(camera),
         "payload_on": "ON",
         "payload_off": "OFF",
-        "availability_topic": AVAILABILITY_TOPIC,
+        "availability_topic": availability,
         "payload_available": ONLINE,
         "payload_not_available": OFFLINE,
         "device": {"identifiers": [node], "name": f"gunwatch {camera}", "manufacturer": "gunwatch",
@@ -54,19 +60,21 @@ def discovery_config(camera: str) -> dict:
 class HomeAssistant:
     """Discovery, availability and the gun state of each camera, on the Frigate source's client."""
 
-    def __init__(self, client: mqtt.Client, discovery_prefix: str, cameras: list[str]):
+    def __init__(self, client: mqtt.Client, discovery_prefix: str, cameras: list[str],
+                 frigate_topic_prefix: str):
         self.client, self.prefix = client, discovery_prefix
+        self.availability = availability_topic(frigate_topic_prefix)
         self._announced: set[str] = set()
         self._cameras = set(cameras)
         self._state: dict[str, bool] = {}
         self._lock = threading.Lock()
         # Must be set before connecting: the broker keeps the will from the CONNECT packet.
-        client.will_set(AVAILABILITY_TOPIC, OFFLINE, qos=1, retain=True)
+        client.will_set(self.availability, OFFLINE, qos=1, retain=True)
 
     def connected(self) -> None:
         """On every (re)connect: a broker restarted without persistence has lost the retained
         messages, so availability and every camera's discovery are published again."""
-        self.client.publish(AVAILABILITY_TOPIC, ONLINE, qos=1, retain=True)
+        self.client.publish(self.availability, ONLINE, qos=1, retain=True)
         with self._lock:
             self._announced.clear()
             cameras = sorted(self._cameras)
@@ -79,7 +87,7 @@ class HomeAssistant:
                 return
             self._announced.add(camera)
             self._cameras.add(camera)
-        self.client.publish(discovery_topic(self.prefix, camera), json.dumps(discovery_config(camera)),
+        self.client.publish(discovery_topic(self.prefix, camera), json.dumps(discovery_config(camera, self.availability)),
                             qos=1, retain=True)
         log.info("home assistant: announced binary_sensor gunwatch_%s_gun on %s", topic_level(camera),
                  discovery_topic(self.prefix, camera))
@@ -96,4 +104,4 @@ class HomeAssistant:
 
     def leaving(self) -> None:
         """A clean stop sends no last will, so say offline ourselves."""
-        self.client.publish(AVAILABILITY_TOPIC, OFFLINE, qos=1, retain=True).wait_for_publish(2)
+        self.client.publish(self.availability, OFFLINE, qos=1, retain=True).wait_for_publish(2)

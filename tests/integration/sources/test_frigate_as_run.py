@@ -328,33 +328,47 @@ def test_home_assistant_discovery_states_and_last_will(broker):  # noqa: F811
     # retained messages are from earlier runs on the shared broker
     watcher.on_message = lambda c, u, m: m.retain or seen.append((m.topic, m.payload.decode()))
     watcher.connect("127.0.0.1", 1883)
-    watcher.subscribe([(f"{prefix}/#", 1), (f"gunwatch/{camera}/#", 1), ("gunwatch/availability", 1)])
+    watcher.subscribe([(f"{prefix}/#", 1), (f"gunwatch/{camera}/#", 1), ("gunwatch/+/availability", 1)])
     watcher.loop_start()
     time.sleep(0.3)
-    with FakeFrigate() as frigate:
-        source = FrigateSource(source_config(frigate, cameras=[camera], discovery_prefix=prefix), InputSpec())
+    with FakeFrigate() as frigate, FakeFrigate() as other_frigate:
+        config = source_config(frigate, cameras=[camera], discovery_prefix=prefix)
+        available = f"gunwatch/{config.mqtt.topic_prefix}/availability"
+        source = FrigateSource(config, InputSpec())
         source.client.connect("127.0.0.1", 1883)
         source.client.loop_start()
+        # A second Frigate on the same broker (its own topic prefix, as Frigate requires).
+        other_config = source_config(other_frigate, cameras=[f"{camera}b"], discovery_prefix=prefix)
+        other = FrigateSource(other_config, InputSpec())
+        other.client.connect("127.0.0.1", 1883)
+        other.client.loop_start()
+        other_available = f"gunwatch/{other_config.mqtt.topic_prefix}/availability"
         discovery = f"{prefix}/binary_sensor/gunwatch_{camera}/config"
         assert wait(lambda: any(t == discovery for t, _ in seen)), seen
+        assert wait(lambda: (other_available, "online") in seen), seen
         for kind in ("opened", "updated", "closed", "updated", "updated", "closed"):
             source.write_back.handle(frame_of("1700000000.1-aaaaaa", camera), [], [Confirmation(kind, gun(camera))])
         state = f"gunwatch/{camera}/gun"
         assert wait(lambda: [p for t, p in seen if t == state] == ["ON", "OFF", "ON", "OFF"]), seen
-        # gunwatch dies without a goodbye: the broker publishes its last will
+        # gunwatch's first source dies without a goodbye: the broker publishes its last will
         source.client.loop_stop()
         source.client.socket().close()
-        assert wait(lambda: ("gunwatch/availability", "offline") in seen), seen
+        assert wait(lambda: (available, "offline") in seen), seen
+        time.sleep(0.3)
+        # ... which says nothing of the other Frigate's cameras
+        assert (other_available, "offline") not in seen
+        other.client.loop_stop()
+        other.client.disconnect()
     watcher.loop_stop()
     watcher.disconnect()
     config = json.loads(next(p for t, p in seen if t == discovery))
-    assert config["state_topic"] == state and config["availability_topic"] == "gunwatch/availability"
+    assert config["state_topic"] == state and config["availability_topic"] == available
     assert (config["payload_on"], config["payload_off"]) == ("ON", "OFF")
     assert (config["payload_available"], config["payload_not_available"]) == ("online", "offline")
     assert config["unique_id"] == f"gunwatch_{camera}_gun" and config["device"]["identifiers"] == [f"gunwatch_{camera}"]
-    availability = [p for t, p in seen if t == "gunwatch/availability"]
+    availability = [p for t, p in seen if t == available]
     assert availability.index("online") < availability.index("offline")
-    assert [t for t, _ in seen if t.startswith(prefix)] == [discovery]
+    assert {t for t, _ in seen if t.startswith(prefix)} == {discovery, f"{prefix}/binary_sensor/gunwatch_{camera}b/config"}
 
 
 # doctor checks the login
