@@ -87,8 +87,8 @@ class HomeAssistant:
                 return
             self._announced.add(camera)
             self._cameras.add(camera)
-        self.client.publish(discovery_topic(self.prefix, camera), json.dumps(discovery_config(camera, self.availability)),
-                            qos=1, retain=True)
+        self.client.publish(discovery_topic(self.prefix, camera),
+                            json.dumps(discovery_config(camera, self.availability)), qos=1, retain=True)
         log.info("home assistant: announced binary_sensor gunwatch_%s_gun on %s", topic_level(camera),
                  discovery_topic(self.prefix, camera))
 
