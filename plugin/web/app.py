@@ -74,6 +74,15 @@ def safe_file(folder: Path, name: str) -> Path | None:
     return path
 
 
+def local_path(target: str, default: str = "/") -> str:
+    """`target` when it is a path of this app, else `default`: never a redirect to another site
+    (`//host`, and `/\\host`, which browsers read as `//host`)."""
+    if (not target.startswith("/") or target.startswith("//") or "\\" in target
+            or any(ord(c) < 32 for c in target)):
+        return default
+    return target
+
+
 def _when(epoch: float | None) -> str:
     return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S") if epoch else ""
 
@@ -184,9 +193,7 @@ def create_app(config_of: Callable[[], object], runner_of: Callable[[], object],
     @app.route("/login", methods=["GET", "POST"])
     def login():
         cfg = web()
-        target = request.values.get("next", "/")
-        if not target.startswith("/") or target.startswith("//") or "\\" in target:
-            target = "/"  # only back into this app, never to another site
+        target = local_path(request.values.get("next", "/"))
         if not cfg.login_required:
             return redirect(target)
         failed = False
@@ -268,10 +275,8 @@ def create_app(config_of: Callable[[], object], runner_of: Callable[[], object],
             removed = remove_negatives(snaps, negatives_dir)
             log.info("incident %s marked %s%s", incident_id, verdict,
                      f"; {removed} pictures taken out of {negatives_dir}" if removed else "")
-        back = request.form.get("next", "")
-        if not back.startswith("/") or back.startswith("//"):
-            back = url_for("incident", incident_id=incident_id)
-        return redirect(back, code=303)
+        return redirect(local_path(request.form.get("next", ""), url_for("incident", incident_id=incident_id)),
+                        code=303)
 
     # --- pictures --------------------------------------------------------------------
 

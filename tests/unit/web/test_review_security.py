@@ -117,3 +117,18 @@ def test_secret_key_file_is_private_and_kept(guarded):
     from gunwatch.web.app import secret_key
 
     assert secret_key(guarded.config.state_dir) == guarded.app.extensions["gunwatch"]["key"]
+
+
+def test_redirects_stay_in_this_app(guarded):
+    from gunwatch.web.app import local_path
+
+    for target in ("//evil.example/x", "/\\evil.example", "https://evil.example/", "evil", "/\t/evil.example", ""):
+        assert local_path(target) == "/", target
+    assert local_path("/?state=open&camera=door") == "/?state=open&camera=door"
+    incident = sighting(guarded.sink, guarded.config.state_dir / "snapshots", "door", T0)
+    login(guarded.client, token=TOKEN)
+    with guarded.client.session_transaction() as s:
+        csrf = s["csrf"]
+    reply = guarded.client.post("/review", data={"id": incident.id, "state": "confirmed", "csrf": csrf,
+                                                 "next": "/\\evil.example"})
+    assert reply.status_code == 303 and reply.location == f"/incidents/{incident.id}"
