@@ -12,6 +12,7 @@ from gunwatch.config import GunwatchConfig
 from gunwatch.domain import BBox, Confirmation, Frame, Incident
 from gunwatch.pipeline.confirm import ConfirmSettings, Confirmer
 from gunwatch.pipeline.runner import Runner
+from gunwatch.untrusted import file_name
 from gunwatch.web.app import create_app
 from gunwatch.web.sink import ReviewSink
 
@@ -29,7 +30,7 @@ def sighting(sink: ReviewSink, snapshot_dir, camera: str, started_at: float, upd
     image = np.full((120, 160, 3), 40 + update, np.uint8)
     incident = Incident(id=f"{camera}:{int(started_at * 1000)}:1", camera=camera, started_at=started_at,
                         label="gun", confidence=confidence, box=BBox(20, 30, 40, 20), update=update)
-    name = f"{incident.id.replace(':', '_')}-{update}.jpg"
+    name = f"{file_name(incident.id)}-{update}.jpg"  # as the runner names it
     snapshot_dir.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(snapshot_dir / name), image)
     incident = replace(incident, snapshot=str(snapshot_dir / name))

@@ -253,3 +253,19 @@ def test_incidents_logged_before_the_review_pages_are_taken_in(tmp_path):
     finally:
         r.sink.close()
         r.app.extensions["gunwatch"]["store"].close()
+
+
+def test_camera_names_from_outside_are_links_and_text_not_markup(review):
+    import html
+
+    camera = 'Front door/#2?x=1&y %<b>"'
+    incident = sighting(review.sink, snapshots_dir(review), camera, T0)
+    listing = review.client.get("/").get_data(as_text=True)
+    assert "<b>" not in listing and "Front door/#2?x=1&amp;y %&lt;b&gt;" in listing
+    link = html.unescape(re.search(r'<a class="when" href="([^"]+)"', listing).group(1))
+    assert review.client.get(link).status_code == 200
+    thumb = html.unescape(re.search(r'<img src="([^"]+)"', listing).group(1))
+    assert review.client.get(thumb).status_code == 200
+    reply = review.client.post("/review", data={"id": incident.id, "state": "false_alarm", "csrf": review.csrf()})
+    assert reply.status_code == 303 and review.sink.store.get(incident.id).state == "false_alarm"
+    assert len(list((review.config.state_dir / "negatives").glob("*.jpg"))) == 1
