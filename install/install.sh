@@ -407,6 +407,7 @@ Next steps
   Alerts: add a channel under alerts.channels (Twilio SMS/voice, webhook, MQTT, e-mail; see
     $PREFIX/docs/alerts.md), then \`gunwatch alert test\`.
   Logs: $logs
-  Metrics: http://127.0.0.1:9870/metrics and /healthz
+  Review: http://127.0.0.1:9870/ (incidents, Confirmed / False alarm; ssh -L 9870:127.0.0.1:9870 from
+    another machine, or metrics.listen with a login), metrics on /metrics and /healthz
   Remove: bash $SRC/install/install.sh --uninstall [--purge]
 EOF
