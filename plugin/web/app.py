@@ -285,9 +285,12 @@ def create_app(config_of: Callable[[], object], runner_of: Callable[[], object],
         path = safe_file(snapshot_dir, name)
         if path is None:
             abort(404, "no such snapshot")
-        if request.args.get("thumb"):
-            return send_file(thumbnail(path), mimetype="image/jpeg", max_age=3600)
-        return send_file(path, mimetype="image/jpeg", max_age=3600)
+        reply = send_file(thumbnail(path) if request.args.get("thumb") else path, mimetype="image/jpeg",
+                          max_age=3600)
+        # The browser may keep a picture of a gun incident; a shared proxy on the way may not.
+        reply.cache_control.public = False
+        reply.cache_control.private = True
+        return reply
 
     def thumbnail(path: Path) -> Path:
         thumb = thumbs_dir / path.name

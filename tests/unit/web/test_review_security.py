@@ -132,3 +132,11 @@ def test_redirects_stay_in_this_app(guarded):
     reply = guarded.client.post("/review", data={"id": incident.id, "state": "confirmed", "csrf": csrf,
                                                  "next": "/\\evil.example"})
     assert reply.status_code == 303 and reply.location == f"/incidents/{incident.id}"
+
+
+def test_snapshots_are_cached_by_the_browser_only(review):
+    sighting(review.sink, review.config.state_dir / "snapshots", "door", T0)
+    reply = review.client.get(f"/snapshots/door_{int(T0 * 1000)}_1-0.jpg")
+    assert reply.status_code == 200
+    assert "private" in reply.headers["Cache-Control"] and "public" not in reply.headers["Cache-Control"]
+    assert review.client.get("/").headers["Cache-Control"] == "no-store"
