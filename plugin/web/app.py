@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import sqlite3
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -303,7 +304,8 @@ def create_app(config_of: Callable[[], object], runner_of: Callable[[], object],
         if w > THUMB_WIDTH:
             image = cv2.resize(image, (THUMB_WIDTH, max(1, round(h * THUMB_WIDTH / w))), interpolation=cv2.INTER_AREA)
         thumbs_dir.mkdir(parents=True, exist_ok=True)
-        partial = thumb.with_suffix(".part.jpg")
+        # One partial file per thread: two first views of a page must not write into the same one.
+        partial = thumbs_dir / f".{threading.get_ident()}-{thumb.name}"
         if cv2.imwrite(str(partial), image, [cv2.IMWRITE_JPEG_QUALITY, 80]):
             os.replace(partial, thumb)
             return thumb
