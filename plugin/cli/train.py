@@ -51,7 +51,8 @@ exit status: 0 written, 2 the data set has problems (the message counts them and
 
 
 def add_parser(sub) -> None:
-    parser = sub.add_parser("train", help="training tools: prepare, config, run, autolabel, compare",
+    parser = sub.add_parser("train", help="training tools: prepare, config, run, autolabel, compare, "
+                            "import-external",
                             description="Training tools for darknet gun models.")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
     verbs.required = True
@@ -88,6 +89,9 @@ def add_parser(sub) -> None:
     prep.set_defaults(run=run_prepare)
     add_run_parsers(verbs)
     add_tool_parsers(verbs)
+    from .train_external import add_import_parser
+
+    add_import_parser(verbs)
 
 
 def run_prepare(args: argparse.Namespace) -> int:
