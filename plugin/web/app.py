@@ -43,6 +43,37 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}\.jpg$")
 _OPEN_ENDPOINTS = {"login", "healthz", "static"}
 
 
+LOGIN_FAILURES = 5        # wrong logins from one address ...
+LOGIN_WINDOW_S = 300.0    # ... within this many seconds lock it out until the oldest expires
+
+
+class LoginFailures:
+    """Recent failed logins per client address: beyond LOGIN_FAILURES in LOGIN_WINDOW_S, further
+    tries are refused without being checked, so a token cannot be guessed at network speed."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self._seen: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, address: str) -> list[float]:
+        now = self.clock()
+        recent = [t for t in self._seen.get(address, []) if now - t < LOGIN_WINDOW_S]
+        if recent:
+            self._seen[address] = recent
+        else:
+            self._seen.pop(address, None)
+        return recent
+
+    def blocked(self, address: str) -> bool:
+        with self._lock:
+            return len(self._recent(address)) >= LOGIN_FAILURES
+
+    def add(self, address: str) -> None:
+        with self._lock:
+            self._seen[address] = self._recent(address) + [self.clock()]
+
+
 def secret_key(state_dir: Path) -> bytes:
     """The key that signs sessions and snapshot links, kept in the state dir (0600) so that a
     restart neither logs everybody out nor breaks links already sent."""
@@ -126,8 +157,12 @@ def create_app(config_of: Callable[[], object], runner_of: Callable[[], object],
     state_dir: Path = config_of().state_dir
     key = secret_key(state_dir)
     app.secret_key = key
+    public = config_of().metrics.public_url
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
-                      SESSION_COOKIE_NAME="gunwatch_session", MAX_CONTENT_LENGTH=64 * 1024)
+                      SESSION_COOKIE_NAME="gunwatch_session", MAX_CONTENT_LENGTH=64 * 1024,
+                      # People come in over https (a proxy in front): the cookie never goes over http.
+                      SESSION_COOKIE_SECURE=public is not None and public.scheme == "https")
+    failures = LoginFailures()
     db_path, frames_dir, negatives_dir = review_paths(state_dir)
     store = ReviewStore(db_path)
     snapshot_dir = state_dir / "snapshots"
@@ -182,6 +217,7 @@ def create_app(config_of: Callable[[], object], runner_of: Callable[[], object],
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    @app.errorhandler(429)
     @app.errorhandler(401)
     @app.errorhandler(403)
     @app.errorhandler(404)
@@ -198,6 +234,11 @@ def create_app(config_of: Callable[[], object], runner_of: Callable[[], object],
         if not cfg.login_required:
             return redirect(target)
         failed = False
+        address = request.remote_addr or "?"
+        if request.method == "POST" and failures.blocked(address):
+            log.warning("review pages: login from %s refused, %d failures in %.0f s", address,
+                        LOGIN_FAILURES, LOGIN_WINDOW_S)
+            abort(429)
         if request.method == "POST":
             token, user, password = (request.form.get(k, "") for k in ("token", "user", "password"))
             ok_token = bool(token) and cfg.token is not None and hmac.compare_digest(
@@ -212,7 +253,8 @@ def create_app(config_of: Callable[[], object], runner_of: Callable[[], object],
                 log.info("review pages: login (%s) from %s", "user" if ok_user else "token", request.remote_addr)
                 return redirect(target)
             failed = True
-            log.warning("review pages: failed login from %s", request.remote_addr)
+            failures.add(address)
+            log.warning("review pages: failed login from %s", address)
             time.sleep(0.5)  # slows guessing; the form is the only way in
         return render_template("login.html", failed=failed, next=target, has_token=cfg.token is not None,
                                has_user=cfg.user is not None), 401 if failed else 200

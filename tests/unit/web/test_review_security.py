@@ -140,3 +140,28 @@ def test_snapshots_are_cached_by_the_browser_only(review):
     assert reply.status_code == 200
     assert "private" in reply.headers["Cache-Control"] and "public" not in reply.headers["Cache-Control"]
     assert review.client.get("/").headers["Cache-Control"] == "no-store"
+
+
+def test_repeated_wrong_logins_lock_the_address_out(guarded, monkeypatch):
+    import gunwatch.web.app as web_app
+
+    for _ in range(web_app.LOGIN_FAILURES):
+        assert login(guarded.client, token="w" * 24).status_code == 401
+    # Locked out: even the right token is not looked at now.
+    assert login(guarded.client, token=TOKEN).status_code == 429
+    assert guarded.client.get("/").status_code == 302
+    monkeypatch.setattr(web_app, "LOGIN_WINDOW_S", 0.0)  # the failures have aged out
+    assert login(guarded.client, token=TOKEN).status_code == 302
+    assert guarded.client.get("/").status_code == 200
+
+
+def test_session_cookie_is_secure_behind_https(tmp_path):
+    from .conftest import make_review
+
+    r = make_review(tmp_path, {"listen": "0.0.0.0", "token": TOKEN, "public_url": "https://nvr.example.org/gw"})
+    try:
+        cookie = login(r.client, token=TOKEN).headers["Set-Cookie"]
+        assert "Secure" in cookie
+    finally:
+        r.sink.close()
+        r.app.extensions["gunwatch"]["store"].close()
