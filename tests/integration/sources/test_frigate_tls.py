@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from gunwatch.doctor import Doctor
 from gunwatch.sources.frigate_api import FrigateApi, FrigateAuthConfig, FrigateTlsError
 
 from ...conftest import need
 from ...support.fake_frigate import FakeFrigate
+from .test_frigate_as_run import doctor_on
 
 
 @pytest.fixture(scope="module")
@@ -61,16 +61,6 @@ def test_logs_in_and_reads_over_https(certificate, trust, monkeypatch):
 
 def test_doctor_names_tls_verify_for_frigates_own_certificate(tmp_path, certificate):
     with FakeFrigate(auth=True, tls=certificate) as frigate:
-        (tmp_path / "state").mkdir()
-        config = tmp_path / "gunwatch.yml"
-        config.write_text(f"""state_dir: {tmp_path / 'state'}
-sources:
-  - type: frigate
-    url: {frigate.url}
-    auth: {{user: admin, password: correct horse}}
-    mqtt: {{host: 127.0.0.1, port: 1883}}
-""")
-        results = [r for r in Doctor(str(config), None).run() if r.check.startswith("sources.0")]
-    api = results[0]
+        api = doctor_on(tmp_path, frigate)["sources.0 (frigate)"][0]
     assert api.state == "FAIL" and "certificate is not trusted" in api.detail, api
     assert "tls_verify: false in sources.0 (frigate)" in api.fix and "ca_file" in api.fix
