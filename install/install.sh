@@ -7,7 +7,7 @@
 # Installs: Debian packages (darknet = the CPU libdarknet.so, python3-venv, ffmpeg); a system
 # user `gunwatch` (added to the recorder's group, www-data when ZoneMinder is installed, so it
 # can read events); /opt/gunwatch/venv with gunwatch from this checkout (or --wheel);
-# /opt/gunwatch/models; /usr/local/bin/gunwatch; /etc/gunwatch/gunwatch.yml (0600, from the
+# /opt/gunwatch/models (the bundles without their training/ logs); /usr/local/bin/gunwatch; /etc/gunwatch/gunwatch.yml (0600, from the
 # commented example, only if none exists) and /etc/gunwatch/environment for secrets;
 # /var/lib/gunwatch (state); the hardened systemd unit gunwatch.service, enabled and started
 # when systemd runs. Ends with `gunwatch doctor` (as the gunwatch user) and the next steps.
@@ -234,9 +234,13 @@ if [ "$(cat "$MANIFEST/source-id" 2>/dev/null)" != "$source_id" ] || ! "$VENV/bi
   say "installed $("$VENV/bin/gunwatch" --version) in $(($(date +%s) - T0)) s"
   CHANGED=1
 fi
-if ! diff -rq "$SRC/models" "$PREFIX/models" >/dev/null 2>&1; then
+# Model bundles without their training/ folders: the run logs, loss curves and history of the
+# runs behind a model stay in the checkout; a recorder needs model.cfg, model.weights, names,
+# model.json and the card.
+if ! diff -rq -x training "$SRC/models" "$PREFIX/models" >/dev/null 2>&1; then
   rm -rf "$PREFIX/models.new"
   cp -r "$SRC/models" "$PREFIX/models.new"
+  rm -rf "$PREFIX"/models.new/*/training
   rm -rf "$PREFIX/models"
   mv "$PREFIX/models.new" "$PREFIX/models"
   chmod -R u=rwX,go=rX "$PREFIX/models"

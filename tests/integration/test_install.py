@@ -143,6 +143,24 @@ def test_install_lays_out_user_config_state_unit(installed):
     assert "ZoneMinder (same machine)" in out and "Frigate:" in out
 
 
+def test_model_bundles_are_installed_without_their_training_logs(installed):
+    """A recorder gets what runs a model and its card; the training/ folder (logs, loss curves,
+    the history of runs not shipped) stays in the checkout."""
+    result, _ = installed
+    assert result.returncode == 0, result.stderr
+    bundles = [d for d in (REPO / "models").iterdir() if (d / "model.json").is_file()]
+    assert any((d / "training").is_dir() for d in bundles)   # there is something to leave out
+    for bundle in bundles:
+        target = PREFIX / "models" / bundle.name
+        for name in ("model.cfg", "model.weights", "model.json", "names"):
+            assert (target / name).is_file(), target / name
+        if (bundle / "MODEL_CARD.md").is_file():
+            assert (target / "MODEL_CARD.md").read_text() == (bundle / "MODEL_CARD.md").read_text()
+        assert not (target / "training").exists(), f"{target}/training was installed"
+    assert not list((PREFIX / "models").rglob("train.log")) and not list((PREFIX / "models").rglob("HISTORY.md"))
+    assert (PREFIX / "models" / "drawn-pistol.jpg").is_file()   # doctor's model check reads it
+
+
 def test_doctor_as_service_user_against_zoneminder_and_mosquitto(installed):
     try:
         up = requests.get(f"{ZM_URL}/api/host/getVersion.json", timeout=5).ok
