@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from ..support.hostile import encoded
+from ..support.wait import wait_for
 
 ANALYSED = re.compile(r"file=(\S+) analysed")
 
@@ -42,14 +43,8 @@ class Service:
         return [Path(m.group(1)).name for line in list(self.lines) if (m := ANALYSED.search(line))]
 
     def wait_for(self, condition, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if condition():
-                return True
-            if self.process.poll() is not None:
-                return condition()
-            time.sleep(0.05)
-        return False
+        """Whether `condition` came true within `timeout` s, or by the time gunwatch exited."""
+        return bool(wait_for(condition, timeout, give_up=lambda: self.process.poll() is not None))
 
 
 @pytest.fixture

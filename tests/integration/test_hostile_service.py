@@ -8,12 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from ..support.hostile import encoded, yaml_billion_laughs, yaml_deep
+from ..support.wait import wait_for
 
 TOKEN = "tw-token-0123456789abcdef"
 
@@ -21,15 +21,6 @@ TOKEN = "tw-token-0123456789abcdef"
 def gunwatch(*args: str, env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "gunwatch", *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
-
-
-def wait_for(condition, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 BROKEN = {

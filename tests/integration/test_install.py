@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from ..conftest import REPO, need
+from ..support.wait import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -266,10 +267,7 @@ def test_uninstall_stops_the_service_started_by_hand(installed):
     subprocess.run(["bash", "-c", started_by[0]], check=True, timeout=30)
     running = lambda: subprocess.run(["pgrep", "-u", "gunwatch", "-f", "gunwatch run"],
                                      capture_output=True).returncode == 0
-    deadline = time.monotonic() + 30
-    while not running() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert running(), "the printed start line did not start gunwatch run"
+    assert wait_for(running, 30, interval=0.2), "the printed start line did not start gunwatch run"
     time.sleep(2)   # past start-up, with its sources and alert worker up
     removed = installer("--uninstall", "--yes")
     assert removed.returncode == 0, removed.stdout[-2000:] + removed.stderr[-2000:]

@@ -11,20 +11,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from ..support.wait import wait_for
 from ..support.webhook_receiver import WebhookReceiver
-
-
-def wait_for(condition, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    return condition()
 
 
 def config_text(state: Path, folder: Path, cfg: Path, url: str, extra: str = "") -> str:

@@ -13,7 +13,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from ..conftest import REPO, need
+from ..support.wait import wait_for
 from ..support.webhook_receiver import WebhookReceiver
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -30,16 +30,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(check, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    return check()
 
 
 @pytest.fixture
@@ -84,7 +74,7 @@ alerts:
                                        stdout=subprocess.DEVNULL, stderr=log, env=dict(os.environ))
         text = lambda: log_path.read_text(errors="replace")  # noqa: E731
         try:
-            assert wait_for(lambda: "watching" in text()), text()
+            assert wait_for(lambda: "watching" in text(), 60), text()
             shutil.copyfile(pistol, watched / "cam1-0001.jpg")
             assert wait_for(lambda: hook.received, 90), text()
             alert = hook.received[0]["body"]["incident"]
@@ -161,9 +151,9 @@ sources: [{{type: folder, paths: [{watched}], camera: lobby, settle_s: 0.1}}]
     text = lambda: log_path.read_text(errors="replace")  # noqa: E731
     base = f"http://127.0.0.1:{port}"
     try:
-        assert wait_for(lambda: "watching" in text()), text()
+        assert wait_for(lambda: "watching" in text(), 60), text()
         shutil.copyfile(pistol, watched / "cam1-0001.jpg")
-        assert wait_for(lambda: (state / "incidents.jsonl").exists() and (state / "incidents.jsonl").read_text()), text()
+        assert wait_for(lambda: (state / "incidents.jsonl").exists() and (state / "incidents.jsonl").read_text(), 60), text()
 
         class NoRedirect(urllib.request.HTTPRedirectHandler):
             def redirect_request(self, *args):

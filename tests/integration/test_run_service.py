@@ -62,15 +62,14 @@ defaults:
     process.wait(timeout=20)
 
 
-def wait_for_lines(path, count, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            lines = [json.loads(x) for x in path.read_text().splitlines()]
-            if len(lines) >= count:
-                return lines
-        time.sleep(0.1)
+def logged(path) -> list:
     return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def incidents_logged(path, count, timeout=30.0) -> list:
+    """The incident log's lines once it holds `count` (what it holds after `timeout` s otherwise)."""
+    wait_for(lambda: len(logged(path)) >= count, timeout)
+    return logged(path)
 
 
 def test_dropped_pictures_become_incidents(service, sample_photos):
@@ -78,7 +77,7 @@ def test_dropped_pictures_become_incidents(service, sample_photos):
     by_name = {p.name: p for p in sample_photos}
     (watched / "frontdoor" / "eagle.jpg").write_bytes(by_name["eagle.jpg"].read_bytes())  # no person
     (watched / "frontdoor" / "person.jpg").write_bytes(by_name["person.jpg"].read_bytes())
-    lines = wait_for_lines(state / "incidents.jsonl", 1)
+    lines = incidents_logged(state / "incidents.jsonl", 1)
     assert len(lines) == 1, lines
     incident = lines[0]
     assert incident["kind"] == "opened" and incident["camera"] == "frontdoor"
@@ -86,7 +85,7 @@ def test_dropped_pictures_become_incidents(service, sample_photos):
     assert incident["origin"].endswith("person.jpg")
     assert os.path.exists(incident["snapshot"])
     time.sleep(1.0)
-    assert len(wait_for_lines(state / "incidents.jsonl", 1)) == 1  # the eagle raised nothing
+    assert len(incidents_logged(state / "incidents.jsonl", 1)) == 1  # the eagle raised nothing
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
     assert 'gunwatch_frames_total{camera="frontdoor"} 2' in metrics
     assert "gunwatch_incidents_total 1" in metrics
@@ -140,9 +139,7 @@ alerts:
             while time.monotonic() < deadline and "watching" not in process.stderr.readline():
                 pass
             (watched / "person.jpg").write_bytes(next(p for p in sample_photos if p.name == "person.jpg").read_bytes())
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not twilio.sms():
-                time.sleep(0.1)
+            wait_for(twilio.sms, 30)
         finally:
             process.terminate()
             _, stderr = process.communicate(timeout=30)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import csv
 import json
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import need, need_torch
+from tests.support.wait import wait_for
 
 from ._train_data import (COCO_WEIGHTS, gunwatch, gunwatch_popen, need_training_inputs, small_cfg,
                           small_dataset)
@@ -76,9 +76,7 @@ def test_darknet_run_resumes_after_ctrl_c(tmp_path):
     proc = gunwatch_popen("train", "run", str(run), "--data", str(data), "--cfg", str(cfg),
                           "--weights", str(COCO_WEIGHTS), "--no-random")
     backup = run / "backup" / "train.backup"
-    deadline = time.monotonic() + 240
-    while not backup.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(backup.exists, 240, interval=0.1, give_up=lambda: proc.poll() is not None)
     assert backup.exists(), "no backup at batch 100"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)

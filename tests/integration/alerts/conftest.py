@@ -4,9 +4,7 @@ client), a webhook receiver, an aiosmtpd SMTP server, and the local Mosquitto br
 from __future__ import annotations
 
 import socket
-import time
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import yaml
@@ -48,15 +46,6 @@ def write_config(tmp_path: Path, config: GunwatchConfig) -> Path:
     path = tmp_path / "gunwatch.yml"
     path.write_text(yaml.safe_dump(raw))
     return path
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 class Alerting:

@@ -15,8 +15,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from gunwatch.domain import BBox, Incident
 
 from ...conftest import need
+from ...support.wait import wait_for
 from ...support.webhook_receiver import WebhookReceiver
-from .conftest import MQTT_HOST, MQTT_PORT, make_config, mqtt_reachable, wait_for
+from .conftest import MQTT_HOST, MQTT_PORT, make_config, mqtt_reachable
 
 
 def incident(n: int = 1, snapshot: str | None = None) -> Incident:

@@ -12,9 +12,10 @@ import pytest
 from gunwatch.domain import BBox, Incident
 
 from ...conftest import need
+from ...support.wait import wait_for
 from ...support.webhook_receiver import WebhookReceiver
 from .conftest import (MQTT_HOST, MQTT_PORT, Alerting, make_config, mqtt_reachable, twilio_channel,
-                       wait_for, write_config)
+                       write_config)
 
 A, B = "+15550000001", "+15550000002"
 

@@ -19,7 +19,8 @@ from gunwatch.alerts.outbox import Outbox, OutboxStorageError, Store, outbox_pat
 from gunwatch.domain import BBox, Incident
 
 from ...conftest import need
-from .conftest import make_config, twilio_channel, wait_for, write_config
+from ...support.wait import wait_for
+from .conftest import make_config, twilio_channel, write_config
 
 A, B = "+15550000001", "+15550000002"
 

@@ -9,7 +9,8 @@ import xml.etree.ElementTree as ET
 from gunwatch.domain import BBox, Incident
 
 from ...support.fake_twilio import AUTH_TOKEN
-from .conftest import FROM, make_config, twilio_channel, wait_for
+from ...support.wait import wait_for
+from .conftest import FROM, make_config, twilio_channel
 
 A, B, C = "+15550000001", "+15550000002", "+15550000003"
 

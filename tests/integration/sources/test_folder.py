@@ -15,6 +15,8 @@ import pytest
 from gunwatch.model import InputSpec
 from gunwatch.sources.folder import FolderSource, FolderSourceConfig, file_complete
 
+from ...support.wait import wait_for
+
 
 def jpeg_bytes(seed: int = 0, size=(480, 640)) -> bytes:
     image = np.random.default_rng(seed).integers(0, 255, (*size, 3), dtype=np.uint8)
@@ -31,13 +33,10 @@ class Collected:
             self.frames.append(frame)
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if len(self.frames) >= count:
-                    return list(self.frames)
-            time.sleep(0.02)
-        return list(self.frames)
+        """The frames collected once there are `count` (those there are after `timeout` s otherwise)."""
+        wait_for(lambda: len(self.frames) >= count, timeout, interval=0.02)   # the shared helper
+        with self.lock:
+            return list(self.frames)
 
 
 @pytest.fixture
@@ -52,9 +51,7 @@ def running(tmp_path):
         thread = threading.Thread(target=source.run, args=(collected, stop), daemon=True)
         thread.start()
         started.append((stop, thread))
-        deadline = time.monotonic() + 5
-        while source.status.state != "running" and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: source.status.state == "running", 5, interval=0.02)
         return root, source, collected
 
     yield start
@@ -128,14 +125,10 @@ def test_after_move_happens_on_ack(running, tmp_path):
 def test_removed_folder_is_retried_until_it_returns(running):
     root, source, collected = running()
     shutil.rmtree(root)
-    deadline = time.monotonic() + 5
-    while source.status.state != "retrying" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: source.status.state == "retrying", 5)
     assert source.status.state == "retrying" and "folder missing" in source.status.last_error
     root.mkdir()
-    deadline = time.monotonic() + 10
-    while source.status.state != "running" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: source.status.state == "running", 10)
     (root / "back.jpg").write_bytes(jpeg_bytes(7))
     assert [Path(f.origin).name for f in collected.wait_for(1)] == ["back.jpg"]
 

@@ -14,6 +14,7 @@ from gunwatch.model import InputSpec
 from gunwatch.sources.folder import FolderSource, FolderSourceConfig
 
 from ...support.hostile import encoded, png_bomb
+from ...support.wait import wait_for
 from .test_folder import Collected, jpeg_bytes
 
 
@@ -29,9 +30,7 @@ def start(tmp_path):
         thread = threading.Thread(target=source.run, args=(collected, stop), daemon=True)
         thread.start()
         started.append((stop, thread))
-        deadline = time.monotonic() + 5
-        while source.status.state != "running" and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: source.status.state == "running", 5, interval=0.02)
         return root, source, collected, (stop, thread)
 
     yield start
@@ -60,10 +59,8 @@ def test_hostile_files_are_set_aside_once_and_the_source_goes_on(start, caplog):
     (root / "good.jpg").write_bytes(jpeg_bytes(1))
     frames = collected.wait_for(1)
     assert [Path(f.origin).name for f in frames] == ["good.jpg"]
-    deadline = time.monotonic() + 10
     hostile = ("wide.jpg", "tall.png", "bomb.png", "text.jpg", "empty.jpg", "loop.jpg", "pipe.jpg")
-    while time.monotonic() < deadline and not all(f"{n} set aside" in caplog.text for n in hostile):
-        time.sleep(0.1)
+    wait_for(lambda: all(f"{n} set aside" in caplog.text for n in hostile), 10, interval=0.1)
     time.sleep(1.5)  # longer than give_up_s: nothing is logged twice
     lines = [r.getMessage() for r in caplog.records]
     for name in hostile:

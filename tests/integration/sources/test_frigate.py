@@ -19,6 +19,7 @@ from gunwatch.config import parse_config
 
 from ...conftest import need
 from ...support.fake_frigate import FakeFrigate, TrackedEvent
+from ...support.wait import wait_for
 
 pytestmark = pytest.mark.mqtt
 
@@ -51,15 +52,6 @@ def event(kind: str, event_id: str, camera: str, label: str = "person") -> str:
     return json.dumps({"type": kind, "before": after, "after": after})
 
 
-def wait(condition, timeout=20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_frigate_event_analysed_and_written_back(broker, coco_tiny_cfg, sample_photos, tmp_path):
     client, received = broker
     prefix = f"frigate-test-{uuid.uuid4().hex[:8]}"  # a topic of our own on the shared broker
@@ -87,20 +79,20 @@ defaults:
         runner = threading.Thread(target=app.run, kwargs={"duration": 40}, daemon=True)
         runner.start()
         source = app.sources[0]
-        assert wait(lambda: source.status.state == "running"), source.status
+        assert wait_for(lambda: source.status.state == "running"), source.status
         frigate.tracked["ev1"] = TrackedEvent("driveway", has_snapshot=True)
         client.publish(f"{prefix}/events", event("new", "ev1", "driveway"), qos=1)
         client.publish(f"{prefix}/events", event("new", "ev2", "garden"), qos=1)   # camera not followed
         client.publish(f"{prefix}/events", event("new", "ev3", "driveway", "car"), qos=1)  # label not followed
         client.publish(f"{prefix}/events", "not json", qos=1)
-        assert wait(lambda: frigate.posted("/events/ev1/sub_label")), frigate.posts
+        assert wait_for(lambda: frigate.posted("/events/ev1/sub_label")), frigate.posts
         sub = frigate.posted("/events/ev1/sub_label")[0]
         assert sub["subLabel"] == "person" and 0.3 <= sub["subLabelScore"] <= 1
         # the sink posts the sub label first and the gun event right after, so wait for it too
-        assert wait(lambda: frigate.posted("/events/driveway/person/create")), frigate.posts
+        assert wait_for(lambda: frigate.posted("/events/driveway/person/create")), frigate.posts
         created = frigate.posted("/events/driveway/person/create")
         assert len(created) == 1 and created[0]["include_recording"] is True
-        assert wait(lambda: ("gunwatch/driveway/gun", "ON", False) in received
+        assert wait_for(lambda: ("gunwatch/driveway/gun", "ON", False) in received
                     or ("gunwatch/driveway/gun", "ON", True) in received)
         assert frigate.fetch_count("garden") == 0
         # the event ends: gunwatch stops fetching, the incident closes, HA sees OFF
@@ -140,10 +132,10 @@ defaults:
     runner = threading.Thread(target=app.run, kwargs={"duration": 30}, daemon=True)
     runner.start()
     frigate, folder = app.sources
-    assert wait(lambda: folder.status.state == "running")
+    assert wait_for(lambda: folder.status.state == "running")
     (watched / "person.jpg").write_bytes(next(p for p in sample_photos if p.name == "person.jpg").read_bytes())
     log = tmp_path / "incidents.jsonl"
-    assert wait(lambda: log.exists() and log.read_text().strip())
+    assert wait_for(lambda: log.exists() and log.read_text().strip())
     assert frigate.status.state in ("retrying", "starting") and frigate.status.state != "running"
     try:  # the admin's monitoring sees which source is down
         urllib.request.urlopen(f"http://127.0.0.1:{app.metrics.port}/healthz", timeout=5)

@@ -22,8 +22,9 @@ from gunwatch.sources.frigate_api import FrigateApi, FrigateAuthConfig, FrigateA
 
 from ...support.fake_frigate import FakeFrigate, TrackedEvent
 from ...support.hostile import encoded
+from ...support.wait import wait_for
 from .test_folder import Collected
-from .test_frigate import broker, wait  # noqa: F401 (broker is a fixture)
+from .test_frigate import broker  # noqa: F401 (broker is a fixture)
 
 pytestmark = pytest.mark.mqtt
 
@@ -59,7 +60,7 @@ def running(broker):  # noqa: F811
         thread = threading.Thread(target=source.run, args=(collected, stop), daemon=True)
         thread.start()
         started.append((stop, thread))
-        assert wait(lambda: source.status.state == "running"), source.status
+        assert wait_for(lambda: source.status.state == "running"), source.status
         return source, collected
 
     yield start
@@ -183,7 +184,7 @@ def test_014_event_without_snapshot_or_clip_gets_a_created_event(running, caplog
         frigate.tracked["1700000000.1-aaaaaa"] = TrackedEvent("driveway")  # neither snapshot nor clip
         source, _ = running(source_config(frigate))
         source.write_back.handle(frame_of("1700000000.1-aaaaaa"), [], [Confirmation("opened", gun())])
-        assert wait(lambda: frigate.created), frigate.answers
+        assert wait_for(lambda: frigate.created), frigate.answers
         assert set(frigate.answered("/sub_label")) == {404}
         (created,) = frigate.created.values()
         assert (created.camera, created.label, created.sub_label[0]) == ("driveway", "gun", "gunwatch")
@@ -195,9 +196,9 @@ def test_404_retried_until_frigate_writes_the_event(running):
         event = frigate.tracked["1700000000.1-aaaaaa"] = TrackedEvent("driveway")
         source, _ = running(source_config(frigate, sub_label_retry_s=30))
         source.write_back.handle(frame_of("1700000000.1-aaaaaa"), [], [Confirmation("opened", gun())])
-        assert wait(lambda: 404 in frigate.answered("/sub_label"))
+        assert wait_for(lambda: 404 in frigate.answered("/sub_label"))
         event.has_snapshot = True  # Frigate saves the snapshot: now the event is in its database
-        assert wait(lambda: event.sub_label is not None)
+        assert wait_for(lambda: event.sub_label is not None)
         assert event.sub_label == ("gun", 0.9) and not frigate.created
 
 
@@ -206,7 +207,7 @@ def test_016_finds_an_event_that_is_still_tracked(running):
         event = frigate.tracked["1700000000.1-aaaaaa"] = TrackedEvent("driveway")
         source, _ = running(source_config(frigate))
         source.write_back.handle(frame_of("1700000000.1-aaaaaa"), [], [Confirmation("opened", gun())])
-        assert wait(lambda: event.sub_label is not None)
+        assert wait_for(lambda: event.sub_label is not None)
         assert frigate.answered("/sub_label") == [200] and not frigate.created
 
 
@@ -223,10 +224,10 @@ def test_sub_label_goes_to_the_person_holding_the_gun(broker, running, gun_box, 
         topic = f"{source.config.mqtt.topic_prefix}/events"
         client.publish(topic, message("new", "1700000000.1-aaaaaa", box=[0, 0, 100, 100]), qos=1)
         client.publish(topic, message("new", "1700000000.2-bbbbbb", box=[300, 300, 500, 500]), qos=1)
-        assert wait(lambda: len(source.followed("driveway")) == 2)
+        assert wait_for(lambda: len(source.followed("driveway")) == 2)
         newest = "1700000000.2-bbbbbb"
         source.write_back.handle(frame_of(newest), [], [Confirmation("opened", gun(box=gun_box))])
-        assert wait(lambda: any(e.sub_label for e in frigate.tracked.values()))
+        assert wait_for(lambda: any(e.sub_label for e in frigate.tracked.values()))
         time.sleep(0.5)  # a second, wrong write-back would arrive by now
         assert {i for i, e in frigate.tracked.items() if e.sub_label} == {holder}
 
@@ -238,7 +239,7 @@ def test_max_event_s_stops_analysis_despite_updates(broker, running):  # noqa: F
         source, _ = running(source_config(frigate, max_event_s=1.0))
         topic = f"{source.config.mqtt.topic_prefix}/events"
         client.publish(topic, message("new", "1700000000.1-aaaaaa"), qos=1)
-        assert wait(lambda: frigate.fetch_count("driveway") > 0)
+        assert wait_for(lambda: frigate.fetch_count("driveway") > 0)
         deadline = time.monotonic() + 4
         while time.monotonic() < deadline:  # Frigate keeps updating a long event
             client.publish(topic, message("update", "1700000000.1-aaaaaa"), qos=1)
@@ -258,9 +259,9 @@ def test_a_sub_label_from_face_recognition_is_left_alone(broker, running, caplog
         source, _ = running(source_config(frigate))
         client.publish(f"{source.config.mqtt.topic_prefix}/events",
                        message("new", "1700000000.1-aaaaaa", box=[0, 0, 640, 480], sub_label=["Bob", 0.93]), qos=1)
-        assert wait(lambda: source.followed("driveway"))
+        assert wait_for(lambda: source.followed("driveway"))
         source.write_back.handle(frame_of("1700000000.1-aaaaaa"), [], [Confirmation("opened", gun())])
-        assert wait(lambda: frigate.created)
+        assert wait_for(lambda: frigate.created)
         assert frigate.tracked["1700000000.1-aaaaaa"].sub_label == ("Bob", 0.93)
         assert not frigate.posted("/sub_label")
         assert "already has the sub label Bob from another source" in caplog.text
@@ -277,7 +278,7 @@ def test_an_offline_camera_is_not_analysed(broker, running, version, preview):  
             frigate.previews["driveway"] = encoded(".jpg", 640, 480)
         source, collected = running(source_config(frigate))
         client.publish(f"{source.config.mqtt.topic_prefix}/events", message("new", "1700000000.1-aaaaaa"), qos=1)
-        assert wait(lambda: source.status.state == "camera offline"), source.status
+        assert wait_for(lambda: source.status.state == "camera offline"), source.status
         assert "driveway" in source.status.last_error
         time.sleep(1.0)
         assert collected.frames == []
@@ -344,16 +345,16 @@ def test_home_assistant_discovery_states_and_last_will(broker):  # noqa: F811
         other.client.loop_start()
         other_available = f"gunwatch/{other_config.mqtt.topic_prefix}/availability"
         discovery = f"{prefix}/binary_sensor/gunwatch_{camera}/config"
-        assert wait(lambda: any(t == discovery for t, _ in seen)), seen
-        assert wait(lambda: (other_available, "online") in seen), seen
+        assert wait_for(lambda: any(t == discovery for t, _ in seen)), seen
+        assert wait_for(lambda: (other_available, "online") in seen), seen
         for kind in ("opened", "updated", "closed", "updated", "updated", "closed"):
             source.write_back.handle(frame_of("1700000000.1-aaaaaa", camera), [], [Confirmation(kind, gun(camera))])
         state = f"gunwatch/{camera}/gun"
-        assert wait(lambda: [p for t, p in seen if t == state] == ["ON", "OFF", "ON", "OFF"]), seen
+        assert wait_for(lambda: [p for t, p in seen if t == state] == ["ON", "OFF", "ON", "OFF"]), seen
         # gunwatch's first source dies without a goodbye: the broker publishes its last will
         source.client.loop_stop()
         source.client.socket().close()
-        assert wait(lambda: (available, "offline") in seen), seen
+        assert wait_for(lambda: (available, "offline") in seen), seen
         time.sleep(0.3)
         # ... which says nothing of the other Frigate's cameras
         assert (other_available, "offline") not in seen

@@ -18,8 +18,9 @@ from gunwatch.sources.frigate import FrigateSource, FrigateSourceConfig, MqttCon
 
 from ...support.fake_frigate import FakeFrigate
 from ...support.hostile import encoded, json_deep
+from ...support.wait import wait_for
 from .test_folder import Collected
-from .test_frigate import broker, event, wait  # noqa: F401 (broker is a fixture)
+from .test_frigate import broker, event  # noqa: F401 (broker is a fixture)
 
 pytestmark = pytest.mark.mqtt
 
@@ -46,7 +47,7 @@ def running_source(broker):  # noqa: F811
         thread = threading.Thread(target=source.run, args=(collected, stop), daemon=True)
         thread.start()
         sources.append((stop, thread))
-        assert wait(lambda: source.status.state == "running"), source.status
+        assert wait_for(lambda: source.status.state == "running"), source.status
         return source, collected, prefix
 
     yield start
@@ -82,7 +83,7 @@ def test_a_frame_frigate_refuses_to_give_is_skipped(broker, running_source):  # 
         client.publish(f"{prefix}/events", event("new", "1700000000.4-dddddd", "garden"), qos=1)
         frames = collected.wait_for(1, timeout=20)
         assert frames and all(f.camera == "garden" for f in frames)
-        assert wait(lambda: frigate.fetch_count("driveway") >= 2)  # the source is still polling
+        assert wait_for(lambda: frigate.fetch_count("driveway") >= 2)  # the source is still polling
 
 
 def test_write_back_escapes_ids_and_topics(broker, running_source):  # noqa: F811
@@ -98,11 +99,11 @@ def test_write_back_escapes_ids_and_topics(broker, running_source):  # noqa: F81
                       origin=f"frigate:x:{hostile_id}", event_id=hostile_id)
         source.config = source.config.model_copy(update={"create_event": True})
         source.write_back.handle(frame, [], [Confirmation("opened", incident)])
-        assert wait(lambda: len(frigate.posts) == 2)
+        assert wait_for(lambda: len(frigate.posts) == 2)
         paths = [p for p, _ in frigate.posts]
         assert paths == ["/api/events/x%2F..%2F..%2Frestart%3F/sub_label",
                          "/api/events/front%2Bdoor%2F%23/gun/create"]
-        assert wait(lambda: any(t.startswith("gunwatch/front_door__/") for t, _, _ in received))
+        assert wait_for(lambda: any(t.startswith("gunwatch/front_door__/") for t, _, _ in received))
         # retained copies from earlier runs on the shared broker show the same topic
         assert {t for t, _, _ in received if t.startswith("gunwatch/front")} == {"gunwatch/front_door__/gun"}
 

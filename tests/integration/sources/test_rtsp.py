@@ -15,6 +15,7 @@ from gunwatch.model import InputSpec
 from gunwatch.sources.stream import StreamSource, StreamSourceConfig
 
 from ...conftest import need
+from ...support.wait import wait_for
 from .test_folder import Collected
 
 
@@ -24,15 +25,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_port(port: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            time.sleep(0.1)
-    return False
+def port_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
 
 
 @pytest.fixture
@@ -42,7 +40,7 @@ def rtsp_camera():
     client_port, source_port = free_port(), free_port()
     server = subprocess.Popen(["rtsp-server-perl", "-c", str(client_port), "-s", str(source_port), "-l", "1"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert wait_port(source_port), "rtsp-server-perl did not start"
+    assert wait_for(lambda: port_open(source_port), 10, interval=0.1), "rtsp-server-perl did not start"
     publishers = []
 
     def publish() -> subprocess.Popen:
@@ -74,9 +72,7 @@ def test_rtsp_stream_sampled_and_reconnected(rtsp_camera):
         assert len(frames) >= 6 and frames[0].image.shape == (360, 640, 3)
         assert source.status.lag_s < 2.0
         publisher.terminate()  # the camera goes away (a hard kill leaves the relay holding the mount)
-        deadline = time.monotonic() + 30
-        while source.status.state != "retrying" and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: source.status.state == "retrying", 30, interval=0.1)
         assert source.status.state == "retrying"
         before = len(collected.frames)
         publish()  # and comes back

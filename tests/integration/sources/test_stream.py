@@ -13,6 +13,7 @@ from gunwatch.model import InputSpec
 from gunwatch.sources.stream import StreamSource, StreamSourceConfig, masked
 
 from ...support.mjpeg_server import MjpegCamera
+from ...support.wait import wait_for
 from .test_folder import Collected
 
 
@@ -66,9 +67,7 @@ def test_newest_frame_only_and_reconnect(tmp_path):
     means = [int(round(f.image[:, :, 1].mean())) for f in collected.frames]
     assert means == sorted(means)
     # the camera is gone: the source says so and retries
-    deadline = time.monotonic() + 10
-    while source.status.state != "retrying" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: source.status.state == "retrying", 10)
     assert source.status.state == "retrying"
     before = len(collected.frames)
     with MjpegCamera(jpegs, repeat=50, port=port):  # the camera is back at the same address

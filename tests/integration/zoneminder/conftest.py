@@ -14,6 +14,7 @@ not the model's accuracy (the benchmarks do that)."""
 from __future__ import annotations
 
 import csv
+import functools
 import itertools
 import json
 import os
@@ -32,6 +33,7 @@ import pytest
 import requests
 
 from ...conftest import DARKNET_SAMPLES, PISTOLS, REPO, WEIGHTS, need
+from ...support.wait import wait_for
 
 ZM_URL = os.environ.get("GUNWATCH_ZM_URL", "http://127.0.0.1/zm").rstrip("/")
 MONITOR = "gunwatch-test"
@@ -42,14 +44,8 @@ GUN_BUNDLE = REPO / "models" / "gun-yolov3-tiny"
 WIDTH, HEIGHT = 640, 480
 
 
-def wait(condition, timeout: float = 30.0, step: float = 0.2):
-    """The condition's first truthy value within `timeout` seconds, else None."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value or time.monotonic() > deadline:
-            return value or None
-        time.sleep(step)
+# The shared wait_for at ZoneMinder's pace: its API is asked at most five times a second.
+wait = functools.partial(wait_for, interval=0.2)
 
 
 class ZoneMinder:

@@ -13,6 +13,8 @@ from gunwatch.pipeline.confirm import ConfirmSettings, Confirmer
 from gunwatch.pipeline.runner import Runner
 from gunwatch.sources.base import SourceStatus
 
+from ...support.wait import wait_for
+
 
 class CrashingSource:
     """Raises on its first `crashes` runs, then runs until stopped."""
@@ -46,22 +48,13 @@ def runner(*sources) -> Runner:
     return Runner(list(sources), NoDetector(), Confirmer(ConfirmSettings()), [])
 
 
-def wait(condition, timeout=10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_crashed_source_is_restarted_and_counted(monkeypatch):
     monkeypatch.setattr("gunwatch.pipeline.runner.backoff_delays", lambda: iter([0.05, 0.1, 0.2]))
     flaky, steady = CrashingSource("flaky", crashes=2), CrashingSource("steady", crashes=0)
     r = runner(flaky, steady)
     r.start()
     try:
-        assert wait(lambda: flaky.status.state == "running")
+        assert wait_for(lambda: flaky.status.state == "running")
         assert flaky.runs == 3 and flaky.status.restarts == 2 and flaky.status.errors == 2
         assert "TypeError" in flaky.status.last_error
         assert health(r)[0]
@@ -75,7 +68,7 @@ def test_healthz_reports_a_restarting_source(monkeypatch):
     r = runner(broken)
     r.start()
     try:
-        assert wait(lambda: broken.status.restarts == 1)
+        assert wait_for(lambda: broken.status.restarts == 1)
         ok, text = health(r)
         assert not ok and "broken: restarting (TypeError: unhashable type: 'list', restarted 1 times)" in text
     finally:
