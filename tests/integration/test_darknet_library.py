@@ -202,8 +202,36 @@ def test_cuda_build_without_gpu_falls_back_to_cpu_library(monkeypatch, tmp_path,
         library._cache.clear()
 
 
-def test_cuda_probe_answers_without_a_gpu():
-    assert library.cuda_device_count() >= 0
+# A stand-in for the CUDA runtime: cudaGetDeviceCount with a chosen answer.
+FAKE_CUDART = r"""
+int cudaGetDeviceCount(int *count) { *count = COUNT; return STATUS; }
+"""
+
+
+@pytest.mark.parametrize("status, count, expected", [
+    (0, 2, 2),     # cudaSuccess: the count the runtime reports
+    (100, 0, 0),   # cudaErrorNoDevice: a runtime but no GPU
+    (35, 3, 0),    # cudaErrorInsufficientDriver: whatever it left in count is not a GPU
+])
+def test_cuda_probe_reads_the_runtimes_answer(monkeypatch, tmp_path, status, count, expected):
+    need(shutil.which("gcc") is not None, "gcc missing")
+    source = tmp_path / "cudart.c"
+    source.write_text(FAKE_CUDART.replace("COUNT", str(count)).replace("STATUS", str(status)))
+    fake = tmp_path / "libcudart-fake.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(fake), str(source)], check=True)
+    monkeypatch.setattr(library, "CUDART_NAMES", ("libcudart-not-installed.so.99", str(fake)))
+    assert library.cuda_device_count() == expected
+
+
+def test_cuda_probe_answers_without_a_gpu(monkeypatch):
+    monkeypatch.setattr(library, "CUDART_NAMES", ("libcudart-not-installed.so.99",))
+    assert library.cuda_device_count() == 0   # no runtime: no GPU, and no exception
+    monkeypatch.undo()
+    if not list(Path("/dev").glob("nvidia[0-9]*")):   # this machine has no NVIDIA GPU
+        assert library.cuda_device_count() == 0
+    elif shutil.which("nvidia-smi"):
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True).stdout
+        assert library.cuda_device_count() in (0, listed.count("GPU "))   # 0: no CUDA runtime installed
 
 
 @pytest.mark.parametrize("family", ["alexeyab", "hank-ai"])

@@ -1,5 +1,6 @@
 """The web app served from its thread: answers on the port it got, and a port already taken is a
-config error naming the key, not a crash."""
+config error naming the key, not a crash. Real sockets on 127.0.0.1, so not a unit test (the app's
+pages without a server: tests/unit/web)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from gunwatch.errors import ConfigError
 from gunwatch.web.server import WebServer
 
-from .conftest import make_review
+from ..support.review_app import make_review
 
 
 def test_served_on_its_port_and_a_taken_port_names_the_key(tmp_path):
