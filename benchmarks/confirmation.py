@@ -3,7 +3,7 @@
 Gun sequences: pistols pictures (valid split by default: the rule is a choice, and the test split
 is kept for the final figures) each shown for 15 frames with a slow zoom (as in `gunwatch
 demo`, a person holding it up to a camera), run through the detector frame by frame. Gun-free
-sequences: the same pictures with the guns painted out (gunwatch.training.negatives.paint_out,
+sequences: the same pictures with the guns painted out (gunwatch.training.data.negatives.paint_out,
 which also makes the gun-free training pictures: the same hands, people and rooms, no gun) plus
 darknet's everyday sample photos. Each candidate rule is applied by the real confirmation engine
 to the same detections. Reported per rule: the share of gun sequences that raise an incident,
@@ -36,8 +36,8 @@ from gunwatch.detectors.select import create_detector
 from gunwatch.model import load_model
 from gunwatch.pipeline.confirm import CameraConfirmer, ConfirmSettings
 from gunwatch.pipeline.filters import FrameFilter
-from gunwatch.training.data import read_labels
-from gunwatch.training.negatives import paint_out
+from gunwatch.training.data.loader import read_labels
+from gunwatch.training.data.negatives import paint_out
 
 DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "pistols"
 FRAMES = 15

@@ -26,7 +26,7 @@ import cv2
 from gunwatch.detectors.base import DetectorSettings
 from gunwatch.detectors.select import create_detector
 from gunwatch.model import load_model
-from gunwatch.training.negatives import folder_pictures, paint_out
+from gunwatch.training.data.negatives import folder_pictures, paint_out
 
 DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "pistols"
 TARGET = 0.01

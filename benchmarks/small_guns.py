@@ -6,7 +6,7 @@ camera footage with small guns. A pistols **test** picture (never used for train
 choice) in which the person model finds a person holding the labelled gun is shrunk so that the
 gun's longer side is 15-80 pixels, and pasted at a random place on a 1920x1080 backdrop made
 from darknet's sample photos (Debian's darknet package, /usr/share/darknet/data). Gun-free
-frames paste the same pictures with the guns painted out (gunwatch.training.negatives): the
+frames paste the same pictures with the guns painted out (gunwatch.training.data.negatives): the
 same people, hands and rooms, no gun. These pictures are close-ups, so at a 15-pixel gun the
 person is often under 60 pixels tall, smaller than on a real camera at the same gun size: the
 person-mode figures are a floor for real footage.
@@ -40,7 +40,7 @@ from gunwatch.domain import BBox
 from gunwatch.model import load_model
 from gunwatch.regions.config import RegionSettings
 from gunwatch.regions.stage import RegionDetector
-from gunwatch.training.negatives import paint_out
+from gunwatch.training.data.negatives import paint_out
 
 DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "pistols"
 BACKDROPS = Path("/usr/share/darknet/data")

@@ -23,7 +23,7 @@ from gunwatch.detectors.base import DetectorSettings
 from gunwatch.detectors.select import create_detector
 from gunwatch.domain import BBox, Detection
 from gunwatch.model import load_model
-from gunwatch.training.evaluate import voc_ap
+from gunwatch.training.metrics.evaluate import voc_ap
 
 DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "pistols"
 NMS_GRID = (0.3, 0.4, 0.45, 0.5, 0.6)

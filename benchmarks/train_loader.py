@@ -12,7 +12,6 @@ identical in every row (one generator per picture; tests/unit/training/test_data
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import random
@@ -24,7 +23,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from gunwatch.training.data import Augment, DetectionData, label_path_for, read_list
+from gunwatch.darknet.files import read_list
+from gunwatch.training.data.loader import Augment, DetectionData, labelled
+from gunwatch.training.data.split import split_images
 
 DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "pistols"
 BATCH = 64
@@ -32,10 +33,8 @@ BATCH = 64
 
 def train_pictures(list_file: str | None) -> list[tuple[Path, Path]]:
     if list_file:
-        return read_list(list_file)
-    with open(DATASET / "splits.csv", newline="") as f:
-        paths = [DATASET / "images" / r["file"] for r in csv.DictReader(f) if r["split"] == "train"]
-    return [(p, label_path_for(p)) for p in paths]
+        return labelled(read_list(list_file))
+    return labelled(split_images(DATASET / "splits.csv", "train"))
 
 
 def main() -> int:

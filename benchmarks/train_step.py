@@ -13,7 +13,6 @@ gradient are from float32's on that batch, a first sign of whether training woul
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import random
@@ -25,11 +24,12 @@ import cv2
 import numpy as np
 import torch
 
-from gunwatch.training.darknet_cfg import read_cfg
-from gunwatch.training.data import Augment, DetectionData, label_path_for
-from gunwatch.training.torch_loss import yolo_loss
-from gunwatch.training.torch_train import to_tensor
-from gunwatch.training.torch_yolo import DarknetModel
+from gunwatch.training.arch.darknet_cfg import read_cfg
+from gunwatch.training.data.loader import Augment, DetectionData, labelled
+from gunwatch.training.data.split import split_images
+from gunwatch.training.pytorch.torch_loss import yolo_loss
+from gunwatch.training.pytorch.torch_train import to_tensor
+from gunwatch.training.pytorch.torch_yolo import DarknetModel
 
 REPO = Path(__file__).resolve().parents[1]
 DATASET = REPO.parent / "shared" / "datasets" / "pistols"
@@ -72,9 +72,8 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     cv2.setNumThreads(1)
-    with open(DATASET / "splits.csv", newline="") as f:
-        paths = [DATASET / "images" / r["file"] for r in csv.DictReader(f) if r["split"] == "train"]
-    data = DetectionData([(p, label_path_for(p)) for p in paths[:args.batch]], (args.size, args.size),
+    paths = split_images(DATASET / "splits.csv", "train")
+    data = DetectionData(labelled(paths[:args.batch]), (args.size, args.size),
                          Augment())
     imgs, targets = data.batch(list(range(args.batch)), random.Random(0))
     x = to_tensor(imgs).contiguous(memory_format=torch.channels_last)

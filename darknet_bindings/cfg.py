@@ -1,5 +1,5 @@
-"""Read darknet .cfg files and check a weights file against them before darknet sees either.
-The one cfg parser of gunwatch: the training tools (gunwatch.training.darknet_cfg) build on it.
+"""Read darknet .cfg files, and the layer shapes a weights file must hold (checked in weights.py).
+The one cfg parser of gunwatch: the training tools (gunwatch.training.arch.darknet_cfg) build on it.
 
 darknet's parsers call exit() on a missing file or unknown section, and pjreddie's loader reads
 weights of the wrong shape without complaint (80-class COCO weights into a 1-class cfg give
@@ -9,7 +9,6 @@ garbage boxes). Checking sizes here turns both into a clear error that names the
 from __future__ import annotations
 
 import os
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,46 +167,35 @@ def output_classes(sections: list[Section]) -> set[int]:
     return {s.int("classes", 80) for s in sections if s.kind in ("yolo", "region")}
 
 
-def expected_weight_floats(sections: list[Section], path: str | os.PathLike = "cfg") -> int:
-    """Number of float32 values a weights file must hold for this cfg (after its header)."""
+@dataclass(frozen=True)
+class ConvSpec:
+    """Shape of one [convolutional] layer, as stored in a weights file."""
+
+    layer: int
+    filters: int
+    channels: int  # input channels each filter sees (all of them unless groups=)
+    size: int
+    batch_normalize: bool
+
+    @property
+    def n_weights(self) -> int:
+        return self.filters * self.channels * self.size * self.size
+
+    @property
+    def n_floats(self) -> int:
+        """Biases (or batch-norm beta), then scales, rolling mean and variance with
+        batch_normalize, then the weights."""
+        return self.filters * (4 if self.batch_normalize else 1) + self.n_weights
+
+
+def conv_specs(sections: list[Section], path: str | os.PathLike = "cfg") -> list[ConvSpec]:
+    """Every [convolutional] layer, in file order, with its weight shapes."""
     outs = layer_output_channels(sections, path)
-    total = 0
+    specs = []
     for index, section in enumerate(sections[1:]):
         if section.kind not in ("convolutional", "conv"):
             continue
         c_in = outs[index - 1] if index else sections[0].int("channels", 3)
-        filters, size = section.int("filters", 1), section.int("size", 1)
-        total += filters  # biases (or batch-norm beta)
-        if section.int("batch_normalize", 0):
-            total += 3 * filters  # scales, rolling mean, rolling variance
-        total += filters * (c_in // section.int("groups", 1)) * size * size
-    return total
-
-
-def weights_header_size(path: str | os.PathLike) -> int:
-    """Bytes of the weights header: major, minor, revision (int32) then `seen` (64 or 32 bit)."""
-    with open(path, "rb") as fh:
-        head = fh.read(12)
-    if len(head) < 12:
-        raise ConfigError(f"{path}: too short to be a darknet weights file")
-    major, minor, _revision = struct.unpack("<3i", head)
-    return 12 + (8 if major * 10 + minor >= 2 else 4)
-
-
-def check_weights(cfg: str | os.PathLike, weights: str | os.PathLike,
-                  sections: list[Section] | None = None) -> None:
-    """Raise ConfigError unless `weights` holds exactly the parameters `cfg` declares
-    (`sections`: that cfg already parsed)."""
-    if sections is None:
-        sections = read_cfg(cfg)
-    try:
-        size = Path(weights).stat().st_size
-    except OSError as exc:
-        raise ConfigError(f"{weights}: cannot read weights ({exc.strerror})") from exc
-    expected = expected_weight_floats(sections, cfg)
-    found = (size - weights_header_size(weights)) / 4
-    if found != expected:
-        raise ConfigError(
-            f"{weights}: holds {found:.0f} parameters but {cfg} needs {expected}; the weights "
-            "belong to another cfg (different classes or layers?). Use the cfg the weights "
-            "were trained with.")
+        specs.append(ConvSpec(index, section.int("filters", 1), c_in // section.int("groups", 1),
+                              section.int("size", 1), bool(section.int("batch_normalize", 0))))
+    return specs

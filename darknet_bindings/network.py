@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import BackendUnavailable
 from . import cfg as darknet_cfg
+from .weights import check_weights
 from .library import DarknetLibrary, load_library
 from .structs import Image
 
@@ -106,7 +107,7 @@ class Network:
                  library: DarknetLibrary | str | os.PathLike | None = None):
         self.cfg, self.weights = Path(cfg), Path(weights)
         sections = darknet_cfg.read_cfg(self.cfg)
-        darknet_cfg.check_weights(self.cfg, self.weights, sections)
+        check_weights(self.cfg, self.weights, sections)
         self.library = library if isinstance(library, DarknetLibrary) else load_library(library)
         self._api = self.library.api
         if self._api.name == "pjreddie":

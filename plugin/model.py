@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .darknet import cfg as darknet_cfg
+from .darknet.files import read_names
 from .errors import ConfigError
 
 ENV_MODEL = "GUNWATCH_MODEL"
@@ -89,11 +90,7 @@ def default_model_ref() -> str:
 
 
 def _read_names(path: Path) -> list[str]:
-    try:
-        names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read class names ({exc.strerror})") from exc
-    names = [n for n in names if n]
+    names = read_names(path)
     if not names:
         raise ConfigError(f"{path}: no class names in the file")
     return names

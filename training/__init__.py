@@ -1,1 +1,2 @@
-"""Training tools for darknet-format YOLO models (cfg/weights I/O; PyTorch trainer in torch_* modules)."""
+"""Training tools for darknet-format YOLO models: data sets (data), cfgs and weights (arch), the
+PyTorch trainer (pytorch), run folders and engines (runs), accuracy figures (metrics)."""

@@ -73,12 +73,12 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..training.datasource import DataError, open_data
-    from ..training.report import evaluate_model, format_darknet_report
+    from ..training.data.datasource import open_data
+    from ..training.metrics.report import evaluate_model, format_darknet_report
 
     try:
         pairs = open_data(args.data).pairs(args.split)[: args.limit]
-    except (DataError, OSError) as exc:
+    except OSError as exc:
         raise ConfigError(str(exc)) from exc
     if not pairs:
         raise ConfigError(f"{args.data}: split {args.split!r} has no images")
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:  # labels that do not fit the model's classes
         raise ConfigError(f"{args.data}: {exc}") from exc
     if args.pr_curve:
-        from ..training.pr_curve import draw_pr_curve
+        from ..training.metrics.pr_curve import draw_pr_curve
 
         try:
             draw_pr_curve(result, args.pr_curve)

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import BackendUnavailable, ConfigError
+from ..errors import ConfigError
 
 PREPARE = """\
 Import a labelled data set (YOLO txt as images/ + labels/, Pascal VOC, or a COCO .json), check
@@ -95,8 +95,7 @@ def add_parser(sub) -> None:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from ..training.dataset import DatasetError
-    from ..training.prepare import PrepareError, prepare
+    from ..training.data.prepare import prepare
 
     try:
         result = prepare(args.source, args.out, names_file=args.names,
@@ -106,7 +105,7 @@ def run_prepare(args: argparse.Namespace) -> int:
                          fix=args.fix, drop=args.drop, decode=not args.no_decode,
                          tighten_rotated=args.tighten_rotated, upright_rotated=args.upright_rotated,
                          gun_free_share=args.gun_free_share, negatives=args.negatives, seed=args.seed)
-    except (DatasetError, PrepareError, OSError) as exc:
+    except OSError as exc:
         raise ConfigError(str(exc)) from exc
     problems = ", ".join(f"{k}: {n}" for k, n in result.counts.most_common() if n) or "none"
     print(f"{args.out}: {', '.join(f'{p} {n}' for p, n in result.splits.items())} images "
@@ -236,7 +235,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
 
 
 def _run_settings(args: argparse.Namespace):
-    from ..training.darknet_run import RunSettings
+    from ..training.runs.darknet_run import RunSettings
 
     missing = [o for o, v in (("--data", args.data), ("--cfg", args.cfg)) if v is None]
     if missing:
@@ -263,17 +262,15 @@ def _run_settings(args: argparse.Namespace):
 
 
 def _train_or_exit(work, interrupted_hint: str = ""):
-    """Runs a training call, turning the engine's errors into gunwatch's; None after Ctrl-C."""
-    from ..training.darknet_run import EngineUnavailable, Interrupted, RunError
+    """Runs a training call, turning file errors into gunwatch's; None after Ctrl-C."""
+    from ..training.runs.darknet_run import Interrupted
 
     try:
         return work()
     except Interrupted as exc:
         print(f"gunwatch: {exc}{interrupted_hint}", file=sys.stderr)
         return None
-    except EngineUnavailable as exc:
-        raise BackendUnavailable(str(exc)) from exc
-    except (RunError, OSError) as exc:
+    except OSError as exc:
         raise ConfigError(str(exc)) from exc
 
 
@@ -309,7 +306,7 @@ def add_run_parsers(verbs) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from ..training.darknet_run import start_or_resume
+    from ..training.runs.darknet_run import start_or_resume
 
     if args.resume:
         given = [o for o, v in (("--data", args.data), ("--cfg", args.cfg), ("--weights", args.weights),
@@ -336,7 +333,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from ..training.compare import compare, format_table
+    from ..training.runs.compare import compare, format_table
 
     if args.weights is None:
         raise ConfigError("--weights needed: both runs start from the same pretrained weights")
@@ -394,7 +391,7 @@ exit status: 0 written, 1 written but some pictures could not be read (named on 
 
 def add_tool_parsers(verbs) -> None:
     from ..detectors.select import AUTO, backend_names
-    from ..training.cfg_gen import ARCHITECTURES
+    from ..training.arch.cfg_gen import ARCHITECTURES
     from . import options
 
     cfg = verbs.add_parser("config", help="generate a darknet cfg (anchors fitted to the data)",
@@ -433,9 +430,9 @@ def add_tool_parsers(verbs) -> None:
 
 
 def run_config(args: argparse.Namespace) -> int:
-    from ..training.anchors import DEFAULT_ANCHORS, fit_anchors, format_anchors
-    from ..training.cfg_gen import TrainParams, generate_cfg
-    from ..training.datasource import ALL, DataError, open_data
+    from ..training.arch.anchors import DEFAULT_ANCHORS, fit_anchors, format_anchors
+    from ..training.arch.cfg_gen import TrainParams, generate_cfg
+    from ..training.data.datasource import ALL, open_data
 
     size = args.size or 416
     if size <= 0 or size % 32:
@@ -451,7 +448,7 @@ def run_config(args: argparse.Namespace) -> int:
             source = open_data(args.data)
             split = "train" if "train" in source.splits else ALL
             labels = [label for _, label in source.pairs(split)]
-        except (DataError, OSError) as exc:
+        except OSError as exc:
             raise ConfigError(str(exc)) from exc
         if args.anchors == "kmeans":
             try:
@@ -486,7 +483,7 @@ def run_config(args: argparse.Namespace) -> int:
 
 
 def run_autolabel(args: argparse.Namespace) -> int:
-    from ..training.autolabel import autolabel
+    from ..training.data.autolabel import autolabel
     from . import options
 
     if not args.images.is_dir():

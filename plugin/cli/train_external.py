@@ -38,7 +38,7 @@ exit status: 0 written, 2 refused (license, layout, nothing kept: the message sa
 
 
 def add_import_parser(verbs) -> None:
-    from ..training.external import SOURCES
+    from ..training.data.external import SOURCES
 
     p = verbs.add_parser("import-external", help="a licensed data set from a mirrored public repository",
                          description=IMPORT.format(known=", ".join(SOURCES)), epilog=EXAMPLES,
@@ -63,7 +63,7 @@ def _names(value: str | None) -> tuple[str, ...]:
 def run_import(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from ..training.external import SOURCES, ExternalError, Source, import_source, summary
+    from ..training.data.external import SOURCES, Source, import_source, summary
 
     source = SOURCES.get(args.source)
     if source is None:
@@ -81,7 +81,7 @@ def run_import(args: argparse.Namespace) -> int:
                               "(training/external.py SOURCES)")
     try:
         result = import_source(source, args.mirror, args.out, commit=args.commit)
-    except (ExternalError, OSError) as exc:
+    except OSError as exc:
         raise ConfigError(str(exc)) from exc
     print(summary(result), file=sys.stderr)
     print(args.out / "PROVENANCE.md")

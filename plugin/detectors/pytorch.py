@@ -5,7 +5,7 @@ oneDNN runs the tiny YOLOs in bfloat16 with channels-last tensors some 2.5x fast
 DNN in float32 (yolov3-tiny at 416x416 on 2 cores: 24 ms against 61 ms), which is what lets one
 machine run person regions for several cameras (benchmarks/capacity.py). Elsewhere it runs in
 float32, and on a CUDA GPU in float16. The network is built from the bundle's cfg by
-`gunwatch.training.torch_yolo`, the same code that trains our models, so the two cannot drift.
+`gunwatch.training.pytorch.torch_yolo`, the same code that trains our models, so the two cannot drift.
 Input preparation and box decoding are the other backends' own (detectors.base).
 
 Needs `pip install torch` (install/bootstrap.sh --with-torch); without it the backend says so and
@@ -52,7 +52,7 @@ class TorchDetector:
         except ImportError as exc:
             raise BackendUnavailable("the torch backend needs PyTorch: pip install torch "
                                      "(or install/bootstrap.sh --with-torch)") from exc
-        from ..training.torch_yolo import DarknetModel, decode_outputs
+        from ..training.pytorch.torch_yolo import DarknetModel, decode_outputs
 
         self._torch, self._decode = torch, decode_outputs
         self.model = model

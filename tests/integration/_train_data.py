@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gunwatch.training.darknet_cfg import make_n_class_cfg, read_cfg, write_cfg
-from gunwatch.training.prepare import prepare
+from gunwatch.training.arch.darknet_cfg import make_n_class_cfg, read_cfg, write_cfg
+from gunwatch.training.data.prepare import prepare
 from tests.conftest import PISTOLS, REPO, WEIGHTS, need
 
 COCO_CFG = WEIGHTS / "yolov3-tiny.cfg"

@@ -9,10 +9,10 @@ import sys
 import pytest
 
 from gunwatch.model import load_model
-from gunwatch.training.autolabel import autolabel
-from gunwatch.training.dataset import check, load_dataset
-from gunwatch.training.datasource import ALL, open_data
-from gunwatch.training.report import evaluate_model
+from gunwatch.training.data.autolabel import autolabel
+from gunwatch.training.data.dataset import check, load_dataset
+from gunwatch.training.data.datasource import ALL, open_data
+from gunwatch.training.metrics.report import evaluate_model
 from tests.conftest import PISTOLS, need
 
 CONF = 0.5

@@ -10,7 +10,7 @@ from gunwatch.detectors.base import DetectorSettings
 from gunwatch.detectors.select import create_detector
 from gunwatch.errors import BackendUnavailable
 from gunwatch.model import load_model
-from gunwatch.training.bundle import sha256
+from gunwatch.training.runs.bundle import sha256
 
 from ..conftest import need
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gunwatch.training.darknet_cli import darknet_label_path
+from gunwatch.darknet.files import label_path
 from tests.conftest import REPO, need
 
 from ._train_data import COCO_WEIGHTS, gunwatch, need_training_inputs, small_cfg, small_dataset
@@ -43,8 +43,8 @@ def test_compare_prints_both_rows_with_numbers(tmp_path):
     manual_train = (data.parent / "train.txt").read_text().split()
     auto_train = (out / "auto-train.txt").read_text().split()
     assert sorted(p.rsplit("/", 1)[1] for p in auto_train) == sorted(p.rsplit("/", 1)[1] for p in manual_train)
-    manual_labels = [Path(darknet_label_path(p)) for p in manual_train]
-    auto_labels = [Path(darknet_label_path(p)) for p in auto_train]
+    manual_labels = [label_path(Path(p)) for p in manual_train]
+    auto_labels = [label_path(Path(p)) for p in auto_train]
     assert all(p.is_file() for p in auto_labels)
     assert sorted(p.read_text() for p in auto_labels) != sorted(p.read_text() for p in manual_labels)
     for name in ("manual", "auto"):

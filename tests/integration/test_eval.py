@@ -10,8 +10,8 @@ import sys
 import cv2
 import pytest
 
-from gunwatch.training.datasource import open_data
-from gunwatch.training.report import collect_detections, score_detections
+from gunwatch.training.data.datasource import open_data
+from gunwatch.training.metrics.report import collect_detections, score_detections
 from tests.conftest import PISTOLS, need
 from tests.unit.training._coco_ref import coco_ap
 

@@ -58,11 +58,11 @@ def test_darknet_run_trains_and_bundles(tmp_path):
     with Network(bundle.cfg, bundle.weights, library.load_library(DEBIAN_LIB)) as net:
         assert (net.width, net.height) == (96, 96)
 
-    from gunwatch.training.compare import labelled_pairs
-    from gunwatch.training.report import evaluate_model
+    from gunwatch.darknet.files import read_list
+    from gunwatch.training.metrics.report import evaluate_model
+    from gunwatch.training.runs.compare import labelled_pairs
 
-    test = [ln for ln in (data.parent / "test.txt").read_text().splitlines() if ln]
-    scores = evaluate_model(bundle, labelled_pairs(test), "darknet", progress=False)
+    scores = evaluate_model(bundle, labelled_pairs(read_list(data.parent / "test.txt")), "darknet", progress=False)
     assert scores["images"] == 2 and 0.0 <= scores["map50"] <= 1.0 and scores["failed"] == []
 
 

@@ -5,6 +5,7 @@ import struct
 import pytest
 
 from gunwatch.darknet import cfg as darknet_cfg
+from gunwatch.darknet import weights as darknet_weights
 from gunwatch.errors import ConfigError
 
 from ...conftest import WEIGHTS, need
@@ -50,7 +51,7 @@ def test_parse_and_count(tmp_path):
     assert darknet_cfg.input_size(sections) == (64, 32)
     assert darknet_cfg.output_classes(sections) == {1}
     # conv1: 4 bias + 3*4 bn + 4*3*3*3; conv2: 18 + 18*4; conv3 (route -> conv1, 4 ch, groups 2): 2 + 2*2
-    assert darknet_cfg.expected_weight_floats(sections) == (4 + 12 + 108) + (18 + 72) + (2 + 4)
+    assert darknet_weights.expected_floats(sections) == (4 + 12 + 108) + (18 + 72) + (2 + 4)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -62,22 +63,22 @@ def test_parse_and_count(tmp_path):
 def test_errors_name_the_line(tmp_path, text, message):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")) as exc:
-        darknet_cfg.expected_weight_floats(darknet_cfg.read_cfg(path), path)
+        darknet_weights.expected_floats(darknet_cfg.read_cfg(path), path)
     assert str(path) in str(exc.value)
 
 
 def test_weights_must_match(tmp_path):
     cfg = write(tmp_path, TINY)
     weights = tmp_path / "m.weights"
-    n = darknet_cfg.expected_weight_floats(darknet_cfg.read_cfg(cfg))
+    n = darknet_weights.expected_floats(darknet_cfg.read_cfg(cfg))
     weights.write_bytes(struct.pack("<3iQ", 0, 2, 0, 0) + b"\0" * 4 * n)
-    darknet_cfg.check_weights(cfg, weights)
+    darknet_weights.check_weights(cfg, weights)
     weights.write_bytes(struct.pack("<3iQ", 0, 2, 0, 0) + b"\0" * 4 * (n + 1))
     with pytest.raises(ConfigError, match=f"holds {n + 1} parameters but .* needs {n}"):
-        darknet_cfg.check_weights(cfg, weights)
+        darknet_weights.check_weights(cfg, weights)
     # weights format 0.1 has a 32-bit `seen`
     weights.write_bytes(struct.pack("<3iI", 0, 1, 0, 0) + b"\0" * 4 * n)
-    darknet_cfg.check_weights(cfg, weights)
+    darknet_weights.check_weights(cfg, weights)
 
 
 def test_missing_cfg(tmp_path):
@@ -88,13 +89,13 @@ def test_missing_cfg(tmp_path):
 @pytest.mark.parametrize("name", ["yolov3-tiny", "yolov4-tiny"])
 def test_real_coco_weights_sizes(name):
     need((WEIGHTS / f"{name}.weights").exists(), f"no {name} weights in {WEIGHTS}")
-    darknet_cfg.check_weights(WEIGHTS / f"{name}.cfg", WEIGHTS / f"{name}.weights")
+    darknet_weights.check_weights(WEIGHTS / f"{name}.cfg", WEIGHTS / f"{name}.weights")
 
 
 def test_coco_weights_into_wrong_cfg_refused():
     need((WEIGHTS / "yolov4-tiny.weights").exists(), f"no weights in {WEIGHTS}")
     with pytest.raises(ConfigError, match="belong to another cfg"):
-        darknet_cfg.check_weights(WEIGHTS / "yolov4-tiny.cfg", WEIGHTS / "yolov3-tiny.weights")
+        darknet_weights.check_weights(WEIGHTS / "yolov4-tiny.cfg", WEIGHTS / "yolov3-tiny.weights")
 
 
 def test_beyond_pjreddie_names_each_section_and_its_options():

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gunwatch.training.anchors import (DEFAULT_ANCHORS, box_sizes, fit_anchors, format_anchors,
+from gunwatch.training.arch.anchors import (DEFAULT_ANCHORS, box_sizes, fit_anchors, format_anchors,
                                        kmeans_anchors, mean_best_iou, rounded, wh_iou)
-from gunwatch.training.datasource import open_data
+from gunwatch.training.data.datasource import open_data
 from tests.conftest import PISTOLS, need
 
 

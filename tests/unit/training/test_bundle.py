@@ -6,8 +6,8 @@ import json
 import cv2
 
 from gunwatch.model import load_model
-from gunwatch.training.bundle import _plot_cv2, read_loss
-from gunwatch.training.bundle import main as bundle_main
+from gunwatch.training.runs.bundle import _plot_cv2, read_loss
+from gunwatch.training.runs.bundle import main as bundle_main
 
 
 def test_loss_chart_with_opencv_only(tmp_path):

@@ -8,9 +8,10 @@ import pytest
 
 from gunwatch.cli import main
 from gunwatch.darknet import cfg as bindings_cfg
+from gunwatch.darknet import weights as bindings_weights
 from gunwatch.errors import ConfigError
-from gunwatch.training.cfg_gen import TrainParams, generate_cfg, generate_sections
-from gunwatch.training.darknet_cfg import conv_specs, parse_cfg_text, read_cfg
+from gunwatch.training.arch.cfg_gen import TrainParams, generate_cfg, generate_sections
+from gunwatch.training.arch.darknet_cfg import conv_specs, parse_cfg_text, read_cfg
 from tests.conftest import PISTOLS, WEIGHTS, need
 
 YOLOV3_COCO_FLOATS = 62_001_757  # pjreddie's yolov3.weights: 248,007,048 bytes less the 20-byte header
@@ -32,7 +33,7 @@ def write(tmp_path, text: str, name: str = "gen.cfg"):
 def test_80_class_cfg_has_the_coco_layers_and_takes_its_weights(arch, tmp_path):
     cfg, weights = coco(arch)
     generated = write(tmp_path, generate_cfg(arch, 80))
-    bindings_cfg.check_weights(generated, weights)  # exactly the parameters the COCO file holds
+    bindings_weights.check_weights(generated, weights)  # exactly the parameters the COCO file holds
     stock, ours = read_cfg(cfg)[1:], parse_cfg_text(generated.read_text())[1:]
     assert [s.type for s in ours] == [s.type for s in stock]
     for i, (a, b) in enumerate(zip(stock, ours)):
@@ -77,7 +78,7 @@ def test_yolov3_is_darknet53_with_three_heads(tmp_path):
     assert routes == {83: "-4", 86: "-1,61", 95: "-4", 98: "-1,36"}
     assert sum(s.type == "shortcut" for s in layers) == 23
     path = write(tmp_path, generate_cfg("yolov3", 80))
-    assert bindings_cfg.expected_weight_floats(bindings_cfg.read_cfg(path)) == YOLOV3_COCO_FLOATS
+    assert bindings_weights.expected_floats(bindings_cfg.read_cfg(path)) == YOLOV3_COCO_FLOATS
 
 
 def test_net_section_is_the_seed_recipe():
@@ -121,7 +122,7 @@ def test_train_config_command_on_the_pistols(tmp_path, capsys):
     yolo = next(s for s in sections if s.type == "yolo")
     assert yolo.options["anchors"] == "".join(fitted.removeprefix("anchors = ").split())
     assert yolo.options["classes"] == "1" and sections[0].options["max_batches"] == "2000"
-    bindings_cfg.expected_weight_floats(bindings_cfg.read_cfg(out))  # darknet's view parses too
+    bindings_weights.expected_floats(bindings_cfg.read_cfg(out))  # darknet's view parses too
     # the same data and seed give the same cfg
     assert main(["train", "config", "--data", str(PISTOLS), "--arch", "yolov3-tiny"]) == 0
     assert capsys.readouterr().out == out.read_text()
@@ -143,4 +144,4 @@ def test_conv_specs_count_route_groups_as_darknet_does():
     cfg, weights = coco("yolov4-tiny")
     specs = conv_specs(read_cfg(cfg))
     floats = sum(s.filters * (4 if s.batch_normalize else 1) + s.n_weights for s in specs)
-    assert floats == (weights.stat().st_size - bindings_cfg.weights_header_size(weights)) // 4
+    assert floats == (weights.stat().st_size - bindings_weights.read_header_file(weights).size) // 4

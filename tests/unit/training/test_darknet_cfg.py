@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from gunwatch.training.darknet_cfg import (CfgError, conv_specs, format_cfg, inference_cfg,
+from gunwatch.training.arch.darknet_cfg import (CfgError, conv_specs, format_cfg, inference_cfg,
                                            make_n_class_cfg, parse_cfg_text, read_cfg, yolo_layers)
 
 from ._paths import need_coco

@@ -8,13 +8,13 @@ import struct
 
 import pytest
 
-from gunwatch.training.darknet_cfg import conv_specs, make_n_class_cfg, parse_cfg_text, read_cfg, write_cfg
-from gunwatch.training.darknet_cli import (backbone_cut, backups_after, cfg_base, darknet_label_path,
+from gunwatch.training.arch.darknet_cfg import conv_specs, make_n_class_cfg, parse_cfg_text, read_cfg, write_cfg
+from gunwatch.training.runs.darknet_cli import (backbone_cut, backups_after, cfg_base, darknet_label_path,
                                            images_per_iteration, latest_checkpoint, parse_iteration,
                                            parse_torch_iteration)
-from gunwatch.training.darknet_run import Run, RunError, RunSettings, training_cfg
-from gunwatch.training.engine import TrainBar
-from gunwatch.training.darknet_weights import WeightsHeader, expected_size
+from gunwatch.training.runs.darknet_run import Run, RunError, RunSettings, training_cfg
+from gunwatch.training.runs.engine import TrainBar
+from gunwatch.darknet.weights import WeightsHeader, expected_size
 
 from tests.conftest import need_torch
 

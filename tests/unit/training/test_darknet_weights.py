@@ -4,10 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gunwatch.training.darknet_cfg import conv_specs, make_n_class_cfg, read_cfg
-from gunwatch.training.darknet_weights import (ConvWeights, DarknetWeights, WeightsError,
-                                               WeightsHeader, expected_size, read_weights,
-                                               write_weights)
+from gunwatch.training.arch.darknet_cfg import conv_specs, make_n_class_cfg, read_cfg
+from gunwatch.darknet.weights import WeightsError, WeightsHeader, expected_size
+from gunwatch.training.arch.darknet_weights import ConvWeights, DarknetWeights, read_weights, write_weights
 
 from ._paths import need_coco
 

@@ -6,7 +6,8 @@ import random
 import numpy as np
 import pytest
 
-from gunwatch.training.data import Augment, DetectionData, label_path_for, read_labels, read_list
+from gunwatch.darknet.files import label_path, read_list
+from gunwatch.training.data.loader import Augment, DetectionData, labelled, read_labels
 
 from ._paths import pistol_images
 
@@ -16,12 +17,12 @@ def test_list_file_and_darknet_label_rule(tmp_path):
     (tmp_path / "labels").mkdir()
     (tmp_path / "labels" / "a.txt").write_text("0 0.5 0.5 0.2 0.4\n0 0.1 0.2 0.1 0.1\n")
     (tmp_path / "list.txt").write_text("images/a.jpg\n\n/abs/images/b.jpg\n")
-    pairs = read_list(tmp_path / "list.txt")
+    pairs = labelled(read_list(tmp_path / "list.txt"))
     assert pairs[0] == (tmp_path / "images" / "a.jpg", tmp_path / "labels" / "a.txt")
     assert str(pairs[1][1]) == "/abs/labels/b.txt"
     assert read_labels(pairs[0][1]).shape == (2, 5)
     assert read_labels(pairs[1][1]).shape == (0, 5)  # absent = no boxes
-    assert label_path_for(tmp_path / "x.png") == tmp_path / "x.txt"
+    assert label_path(tmp_path / "x.png") == tmp_path / "x.txt"
 
 
 def test_flip_only_mirrors_boxes():
@@ -57,7 +58,7 @@ def test_jitter_keeps_boxes_inside_and_on_the_object():
 
 def test_batch_targets_from_the_pistols_images():
     images = pistol_images("valid", 3)
-    data = DetectionData([(p, label_path_for(p)) for p in images], (416, 416), Augment())
+    data = DetectionData([(p, label_path(p)) for p in images], (416, 416), Augment())
     imgs, targets = data.batch([0, 1, 2], random.Random(0))
     assert imgs.shape == (3, 416, 416, 3) and imgs.dtype == np.uint8
     assert targets.shape[1] == 6 and set(targets[:, 0].astype(int)) <= {0, 1, 2}
@@ -69,7 +70,7 @@ def test_unreadable_image_is_an_error(tmp_path):
     bad.parent.mkdir()
     bad.write_bytes(b"not a jpeg")
     with pytest.raises(OSError, match="cannot decode"):
-        DetectionData([(bad, label_path_for(bad))], (64, 64)).image(0)
+        DetectionData([(bad, label_path(bad))], (64, 64)).image(0)
 
 
 def test_mosaic_boxes_stay_on_their_objects(tmp_path):
@@ -108,7 +109,7 @@ def test_a_batch_is_the_same_whatever_builds_it():
     """Thread-pool loading (--loader-threads) changes how fast a batch comes, not what is in it."""
     from concurrent.futures import ThreadPoolExecutor
     images = pistol_images("train", 12)
-    data = DetectionData([(p, label_path_for(p)) for p in images], (320, 320), Augment(jitter=0.3),
+    data = DetectionData([(p, label_path(p)) for p in images], (320, 320), Augment(jitter=0.3),
                          mosaic=0.5)
     alone = data.batch(list(range(12)), random.Random(7))
     with ThreadPoolExecutor(4) as pool:
@@ -155,7 +156,7 @@ def test_zoom_out_shrinks_the_picture_onto_a_gun_free_one(tmp_path):
 
 
 def test_hidden_cut_trims_or_drops_what_a_patch_hides():
-    from gunwatch.training.data import hidden_cut
+    from gunwatch.training.data.loader import hidden_cut
 
     boxes = np.array([[0, 0.3, 0.5, 0.2, 0.2],    # x 0.2-0.4: the patch hides its right half
                       [0, 0.5, 0.5, 0.1, 0.1],    # inside the patch: dropped

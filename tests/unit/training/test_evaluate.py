@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gunwatch.training.evaluate import (average_precision, detections_from_rows, nms,
+from gunwatch.training.metrics.evaluate import (average_precision, detections_from_rows, nms,
                                         precision_recall_at, voc_ap)
 
 

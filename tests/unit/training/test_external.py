@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from gunwatch.training.external import (
+from gunwatch.training.data.external import (
     ExternalError, Source, classify_license, import_source, is_heldout, parse_label, source_stem,
 )
 
@@ -107,7 +107,7 @@ def test_gun_free_pictures_get_empty_labels_and_pictures_with_guns_are_dropped(t
 
 
 def test_gun_free_output_is_a_negatives_folder_for_prepare(tmp_path):
-    from gunwatch.training.negatives import folder_pictures
+    from gunwatch.training.data.negatives import folder_pictures
 
     bare = _repo(tmp_path, {f"p{i}.jpg": "1 0.5 0.5 0.2 0.6\n" for i in range(30)})
     out = tmp_path / "out"

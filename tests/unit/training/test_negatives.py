@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from gunwatch.training.negatives import paint_out, painted_count
-from gunwatch.training.prepare import PrepareError, prepare
+from gunwatch.training.data.negatives import paint_out, painted_count
+from gunwatch.training.data.prepare import PrepareError, prepare
 
 
 def _scene(path: Path, square: tuple[int, int] | None) -> None:

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from gunwatch.training.dataset import check, load_dataset
-from gunwatch.training.prepare import PrepareError, prepare
+from gunwatch.training.data.dataset import check, load_dataset
+from gunwatch.training.data.prepare import PrepareError, prepare
 
 
 def picture(path: Path, w=100, h=80) -> None:
@@ -90,7 +90,7 @@ def test_voc_and_coco_read_into_the_same_boxes(tmp_path):
 
 
 def test_unknown_layout(tmp_path):
-    from gunwatch.training.dataset import DatasetError
+    from gunwatch.training.data.dataset import DatasetError
 
     with pytest.raises(DatasetError, match="not a data set gunwatch knows"):
         load_dataset(tmp_path)

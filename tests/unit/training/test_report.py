@@ -1,5 +1,5 @@
-"""darknet map maths (hand-computed cases), the report's lines against the seed's, and the AP
-against two independent implementations: pycocotools and the VOC code in training.evaluate."""
+"""darknet map maths (hand-computed cases), the report's lines against the seed's, the AP against
+an independent implementation (pycocotools), and the trainer's per-class AP against the report."""
 from __future__ import annotations
 
 import re
@@ -7,8 +7,9 @@ import re
 import numpy as np
 import pytest
 
-from gunwatch.training.evaluate import average_precision
-from gunwatch.training.report import auc_ap, format_darknet_report, score_detections
+from gunwatch.training.metrics.evaluate import average_precision
+from gunwatch.training.metrics.evaluate import voc_ap
+from gunwatch.training.metrics.report import format_darknet_report, score_detections
 from tests.conftest import SHARED, need
 from tests.unit.training._coco_ref import coco_ap
 
@@ -19,12 +20,12 @@ def truth(*boxes) -> np.ndarray:
     return np.array(boxes, np.float64).reshape(-1, 5)
 
 
-def test_auc_ap_hand_computed():
+def test_area_under_curve_hand_computed():
     # TP, FP, TP with two truths: recall .5 .5 1, precision 1 .5 2/3
-    assert auc_ap(np.array([.5, .5, 1.]), np.array([1., .5, 2 / 3])) == pytest.approx(0.5 + 0.5 * 2 / 3)
+    assert voc_ap(np.array([.5, .5, 1.]), np.array([1., .5, 2 / 3])) == pytest.approx(0.5 + 0.5 * 2 / 3)
     # precision is made monotone: a later, higher precision lifts the earlier step
-    assert auc_ap(np.array([.5, .5, 1.]), np.array([.5, 1 / 3, .5])) == pytest.approx(0.5)
-    assert auc_ap(np.array([]), np.array([])) == 0.0
+    assert voc_ap(np.array([.5, .5, 1.]), np.array([.5, 1 / 3, .5])) == pytest.approx(0.5)
+    assert voc_ap(np.array([]), np.array([])) == 0.0
 
 
 def test_ranking_duplicates_and_misses():
@@ -86,12 +87,18 @@ def test_box_area_ratio_shows_loose_boxes():
 
 
 def test_iou_must_exceed_the_threshold_and_classes_must_match():
+    # IoU equal to the threshold is a miss, for the report and the trainer's validation alike:
+    # darknet's validate_detector_map matches on `current_iou > iou_thresh`, and the report
+    # reproduces darknet's figures (pycocotools would count the tie as a hit).
     t = [truth((0, .5, .5, .5, .5), (1, .2, .2, .1, .1))]
     dets = [[(0, .9, (.5, .5, .5, .25)),   # IoU exactly .5 (binary fractions): darknet needs more
              (0, .8, (.2, .2, .1, .1))]]   # right place, wrong class
     r = score_detections(dets, t, ["a", "b"])
     assert r["tp"] == 0 and r["fp"] == 2 and r["map50"] == 0.0
     assert [c["truths"] for c in r["classes"]] == [1, 1]
+    xyxy = [[(c, s, np.array([b[0] - b[2] / 2, b[1] - b[3] / 2, b[0] + b[2] / 2, b[1] + b[3] / 2]))
+             for c, s, b in d] for d in dets]
+    assert average_precision(xyxy, t, 0)["ap"] == 0.0
 
 
 def test_taken_truth_makes_a_false_positive_even_if_another_truth_overlaps():
@@ -183,7 +190,7 @@ def test_ap_agrees_with_pycocotools(seed):
 
 
 @pytest.mark.parametrize("seed", [4, 5])
-def test_ap_agrees_with_the_voc_reference(seed):
+def test_the_trainers_ap_is_the_reports(seed):
     dets, truths = random_case(seed)
     ours = score_detections(dets, truths, GUN)["map50"]
     voc = [[(c, s, np.array([b[0] - b[2] / 2, b[1] - b[3] / 2, b[0] + b[2] / 2, b[1] + b[3] / 2]))

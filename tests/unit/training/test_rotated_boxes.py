@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from gunwatch.training.prepare import prepare
-from gunwatch.training.rotated_boxes import estimate_rotation, tighten, upright
+from gunwatch.training.data.prepare import prepare
+from gunwatch.training.data.rotated_boxes import estimate_rotation, tighten, upright
 
 
 def textured(size=416, seed=0) -> np.ndarray:

@@ -3,8 +3,8 @@ grouped splits keep groups together."""
 
 from pathlib import Path
 
-from gunwatch.training.dataset import Sample
-from gunwatch.training.split import group_ids, grouped_seed_split, seed_split
+from gunwatch.training.data.dataset import Sample
+from gunwatch.training.data.split import group_ids, grouped_seed_split, seed_split
 
 # train_test_split(list(range(23)), test_size=0.2, random_state=1) with scikit-learn 1.9.1
 SKLEARN_23_TRAIN = [16, 10, 4, 2, 18, 6, 7, 1, 14, 0, 15, 22, 21, 9, 8, 12, 11, 5]

@@ -9,7 +9,7 @@ from tests.conftest import need_torch
 
 torch = need_torch()
 
-from gunwatch.training.torch_ema import WeightAverage  # noqa: E402
+from gunwatch.training.pytorch.torch_ema import WeightAverage  # noqa: E402
 
 
 def _net() -> torch.nn.Module:

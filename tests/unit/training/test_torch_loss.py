@@ -10,10 +10,10 @@ from tests.conftest import need_torch
 
 torch = need_torch()
 
-from gunwatch.training.darknet_cfg import make_n_class_cfg, read_cfg  # noqa: E402
-from gunwatch.training.data import DetectionData  # noqa: E402
-from gunwatch.training.torch_loss import iou_loss_score, yolo_loss  # noqa: E402
-from gunwatch.training.torch_yolo import DarknetModel  # noqa: E402
+from gunwatch.training.arch.darknet_cfg import make_n_class_cfg, read_cfg  # noqa: E402
+from gunwatch.training.data.loader import DetectionData  # noqa: E402
+from gunwatch.training.pytorch.torch_loss import iou_loss_score, yolo_loss  # noqa: E402
+from gunwatch.training.pytorch.torch_yolo import DarknetModel  # noqa: E402
 
 from ._paths import need_coco, pistol_images  # noqa: E402
 
@@ -226,8 +226,8 @@ def test_descent_on_the_ciou_loss_lands_the_box_on_its_truth():
 
 
 def test_unknown_iou_loss_is_refused():
-    from gunwatch.training.darknet_cfg import Section
-    from gunwatch.training.torch_yolo import parse_yolo
+    from gunwatch.training.arch.darknet_cfg import Section
+    from gunwatch.training.pytorch.torch_yolo import parse_yolo
     sec = Section("yolo", {"mask": "0", "anchors": "10,14", "classes": "1", "iou_loss": "eiou"})
     with pytest.raises(ValueError, match="iou_loss=eiou.*mse, giou, diou, ciou"):
         parse_yolo(sec, 3)

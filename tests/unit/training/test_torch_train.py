@@ -10,7 +10,7 @@ from tests.conftest import REPO, need_torch
 
 torch = need_torch()
 
-from gunwatch.training.torch_train import learning_rate, main  # noqa: E402
+from gunwatch.training.pytorch.torch_train import learning_rate, main  # noqa: E402
 
 from ._paths import need_coco, pistol_images  # noqa: E402
 
@@ -60,7 +60,7 @@ def test_train_resume_and_export(tmp_path, capsys):
     assert [o.shape for o in outs] == [(507, 6), (2028, 6)]
 
     # the run folder becomes a model bundle
-    from gunwatch.training.bundle import main as bundle_main
+    from gunwatch.training.runs.bundle import main as bundle_main
     dest = tmp_path / "bundle"
     assert bundle_main(["--run", str(out), "--out", str(dest), "--name", "tiny-test",
                         "--classes", "gun", "--provenance", '{"iterations": 3}']) == 0
@@ -118,7 +118,7 @@ def test_sigterm_ends_the_run_with_a_checkpoint_that_resumes(tmp_path):
 
     out = tmp_path / "run"
     train = _list_file(tmp_path / "train.txt", "train", 2)
-    argv = [sys.executable, "-u", "-m", "gunwatch.training.torch_train"] + _tiny_run_args(train, train, out) + [
+    argv = [sys.executable, "-u", "-m", "gunwatch.training.pytorch.torch_train"] + _tiny_run_args(train, train, out) + [
         "--micro-batch", "2", "--no-freeze", "--iterations", "1000", "--print-every", "1",
         "--eval-every", "1000", "--checkpoint-minutes", "60"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -141,7 +141,7 @@ def test_sigterm_ends_the_run_with_a_checkpoint_that_resumes(tmp_path):
 
 
 def test_batches_follow_from_the_iteration_alone():
-    from gunwatch.training.torch_train import batch_plan
+    from gunwatch.training.pytorch.torch_train import batch_plan
 
     plans = [batch_plan(5, 3, 7, it) for it in range(4)]
     picks = [p for indices, _ in plans for p in indices]

@@ -9,8 +9,8 @@ from tests.conftest import need_torch
 
 torch = need_torch()
 
-from gunwatch.training.darknet_cfg import inference_cfg, make_n_class_cfg, read_cfg, write_cfg  # noqa: E402
-from gunwatch.training.torch_yolo import DarknetModel, MaxPool, decode  # noqa: E402
+from gunwatch.training.arch.darknet_cfg import inference_cfg, make_n_class_cfg, read_cfg, write_cfg  # noqa: E402
+from gunwatch.training.pytorch.torch_yolo import DarknetModel, MaxPool, decode  # noqa: E402
 
 from ._paths import need_coco, pistol_images  # noqa: E402
 
@@ -103,7 +103,7 @@ def test_one_class_export_loads_in_opencv(tmp_path):
 
 
 def test_maxpool_size2_stride1_keeps_the_size():
-    from gunwatch.training.darknet_cfg import Section
+    from gunwatch.training.arch.darknet_cfg import Section
     pool = MaxPool(Section("maxpool", {"size": "2", "stride": "1"}))
     x = torch.arange(9.0).view(1, 1, 3, 3) - 100  # all negative: padding must not win
     y = pool(x)

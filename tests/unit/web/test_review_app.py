@@ -178,7 +178,7 @@ def test_review_export_copies_negatives_with_sidecars(review, tmp_path, capsys):
 
 
 def test_negatives_folder_is_what_train_prepare_takes_as_gun_free(review):
-    from gunwatch.training.negatives import folder_pictures
+    from gunwatch.training.data.negatives import folder_pictures
 
     incident = sighting(review.sink, snapshots_dir(review), "door", T0)
     review.client.post("/review", data={"id": incident.id, "state": "false_alarm", "csrf": review.csrf()})

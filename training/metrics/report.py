@@ -3,7 +3,7 @@
 Semantics of AlexeyAB's validate_detector_map, which the seed study's figures come from:
 - every detection above 0.005 after NMS 0.45 enters the AP; a detection is a true positive when
   its best-overlapping truth of the same class has IoU > the threshold and no higher-ranked
-  detection took that truth (ranked by confidence over the whole set);
+  detection took that truth (ranked by confidence over the whole set; evaluate.py's rule);
 - AP is the area under the precision/recall curve with precision made monotone ("used
   Area-Under-Curve for each unique Recall", VOC 2010+); mAP is the mean over the model's classes;
 - TP, FP, FN, precision, recall, F1 and average IoU are counted at conf_thresh 0.25, and the
@@ -23,8 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .data import read_labels
-from .evaluate import cxcywh_to_xyxy
+from ..data.loader import read_labels
+from .evaluate import best_truths, cxcywh_to_xyxy, iou_matrix, pr_curves, voc_ap
 
 IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
 MAP_THRESH = 0.005   # darknet map's detection threshold
@@ -37,56 +37,6 @@ LOCATED_IOU = 0.1    # a detection this close to a truth is about that gun, if n
 
 # One detection: (class id, confidence, (cx, cy, w, h) relative to the image).
 Det = tuple[int, float, Sequence[float]]
-
-
-def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) IoU of cx,cy,w,h boxes."""
-    if not len(a) or not len(b):
-        return np.zeros((len(a), len(b)))
-    a, b = cxcywh_to_xyxy(a), cxcywh_to_xyxy(b)
-    w = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    h = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = w * h
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-
-
-def auc_ap(recall: np.ndarray, precision: np.ndarray) -> float:
-    """darknet's AP: walking from the last rank back, each recall step times the best
-    precision at or after it, plus the first step from recall 0."""
-    if not len(recall):
-        return 0.0
-    ap, last_recall, last_precision = 0.0, float(recall[-1]), float(precision[-1])
-    for rank in range(len(recall) - 2, -1, -1):
-        ap += (last_recall - recall[rank]) * last_precision
-        last_recall = float(recall[rank])
-        last_precision = max(last_precision, float(precision[rank]))
-    return ap + last_recall * last_precision
-
-
-def _class_curves(flat: list[tuple[float, int, int, int]], n_truth: np.ndarray, classes: int,
-                  truth_total: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """flat: (confidence, class, global truth index or -1, image) per detection. Returns the
-    (recall, precision) per rank for each class."""
-    order = sorted(range(len(flat)), key=lambda k: -flat[k][0])  # stable: ties keep image order
-    taken = np.zeros(truth_total, bool)
-    hits: list[list[int]] = [[] for _ in range(classes)]
-    for k in order:
-        _, cls, truth, _ = flat[k]
-        hit = truth >= 0 and not taken[truth]
-        if hit:
-            taken[truth] = True
-        hits[cls].append(int(hit))
-    curves = []
-    for cls in range(classes):
-        tp = np.cumsum(hits[cls], dtype=np.float64)
-        fp = np.arange(1, len(tp) + 1) - tp
-        precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), 0.0)
-        recall = tp / n_truth[cls] if n_truth[cls] else np.zeros_like(tp)
-        curves.append((recall, precision))
-    return curves
 
 
 def score_detections(detections: Sequence[Sequence[Det]], truths: Sequence[np.ndarray],
@@ -121,7 +71,8 @@ def score_detections(detections: Sequence[Sequence[Det]], truths: Sequence[np.nd
             boxes = np.array([d[2] for d in dets], np.float64).reshape(-1, 4)
             det_cls = np.array([d[0] for d in dets])
             same = det_cls[:, None] == truth[None, :, 0].astype(np.int64)
-            ious = np.where(same, _iou_matrix(boxes, truth[:, 1:5].astype(np.float64)), 0.0)
+            ious = np.where(same, iou_matrix(cxcywh_to_xyxy(boxes),
+                                             cxcywh_to_xyxy(truth[:, 1:5].astype(np.float64))), 0.0)
             confident = np.array([d[1] > conf_thresh for d in dets])
             if confident.any() and len(truth):
                 near = np.where(confident[:, None], ious, 0.0)
@@ -131,9 +82,10 @@ def score_detections(detections: Sequence[Sequence[Det]], truths: Sequence[np.nd
                 area_ratio[offset:offset + len(truth)] = np.where(seen, areas, np.nan)
         for thr in iou_thresholds:
             claimed: list[int] = []  # truths of earlier (better) detections in this image
+            matched = best_truths(ious, thr) if dets else []
             for k, (cls, conf, _) in enumerate(dets):
-                best = int(np.argmax(ious[k])) if ious.shape[1] else -1
-                truth_index = offset + best if best >= 0 and ious[k, best] > thr else -1
+                best = int(matched[k])
+                truth_index = offset + best if best >= 0 else -1
                 per_threshold[thr].append((conf, cls, truth_index, image))
                 if thr == main and conf > conf_thresh:
                     if truth_index >= 0 and truth_index not in claimed:
@@ -145,9 +97,9 @@ def score_detections(detections: Sequence[Sequence[Det]], truths: Sequence[np.nd
                 claimed.append(truth_index)
         offset += len(truth)
 
-    aps = {thr: [auc_ap(r, p) for r, p in _class_curves(per_threshold[thr], n_truth, classes, truth_total)]
+    aps = {thr: [voc_ap(r, p) for r, p in pr_curves(per_threshold[thr], n_truth, classes, truth_total)]
            for thr in iou_thresholds}
-    curves = _class_curves(per_threshold[main], n_truth, classes, truth_total)
+    curves = pr_curves(per_threshold[main], n_truth, classes, truth_total)
     tp, fp = int(tp_c.sum()), int(fp_c.sum())
     sizes = np.sqrt(np.concatenate([t[:, 3] * t[:, 4] for t in truths])) if truth_total else np.zeros(0)
     by_size = []

@@ -102,7 +102,7 @@ def write_bundle(run: Path, out: Path, name: str, classes: list[str], *, archite
             shutil.copyfile(run / log_name, logs / log_name)
     plot_loss(run / "loss.csv", run / "map.csv", logs / "loss.png")
 
-    from .darknet_cfg import read_cfg
+    from ..arch.darknet_cfg import read_cfg
     net = read_cfg(out / "model.cfg")[0]
     best = json.loads((run / "best.json").read_text(encoding="utf-8")) if (run / "best.json").exists() else {}
     card_metrics = {"valid_map50": round(best.get("map", float("nan")), 4),

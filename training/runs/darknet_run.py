@@ -24,21 +24,25 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
 
-from .darknet_cfg import Section, conv_specs, inference_cfg, layer_sections, read_cfg, write_cfg
+from ...darknet.files import read_data_file, read_list, read_names
+from ...darknet.weights import expected_size, is_complete, read_header_file
+from ...errors import BackendUnavailable
+from ..arch.darknet_cfg import Section, conv_specs, inference_cfg, layer_sections, read_cfg, write_cfg
+from ..data.loader import labelled
+from ..errors import TrainingError
 from .darknet_cli import (Checkpoint, Iteration, backbone_cut, cfg_base, complete_backups,
                           darknet_label_path, latest_checkpoint, parse_iteration, parse_torch_iteration)
-from .darknet_weights import expected_size, read_header
 from .engine import StopRequest, TrainBar, drive
 
 ENGINES = ("darknet", "torch")
 
 
-class RunError(ValueError):
+class RunError(TrainingError):
     """The run cannot start or continue as asked; the message names the file and the fix."""
 
 
-class EngineUnavailable(RunError):
-    """The chosen engine is not installed here."""
+class EngineUnavailable(BackendUnavailable, RunError):
+    """The chosen engine is not installed here (exit status 3, as for a detector backend)."""
 
 
 class Interrupted(Exception):
@@ -54,8 +58,7 @@ class Interrupted(Exception):
 def check_pretrained(weights: Path, weights_cfg: str | None, target: list[Section], cfg: str) -> None:
     """pjreddie reads a weights file layer by layer without checking shapes, so a file saved for
     another cfg would load as noise: its size must be its own cfg's (or fit in the trained cfg)."""
-    with open(weights, "rb") as fh:
-        header, _ = read_header(fh.read(20))
+    header = read_header_file(weights)
     size = weights.stat().st_size
     if weights_cfg is None:
         if size > expected_size(conv_specs(target), header):
@@ -66,29 +69,15 @@ def check_pretrained(weights: Path, weights_cfg: str | None, target: list[Sectio
                        "weights); name the cfg it was saved with in --weights-cfg")
 
 
-def read_data_file(path: Path) -> dict[str, str]:
-    """A darknet .data file (key = value lines)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RunError(f"{path}: cannot read the data file ({exc.strerror}); make one with "
-                       "`gunwatch train prepare`") from exc
-    values = {}
-    for line in text.splitlines():
-        if "=" in line and not line.lstrip().startswith("#"):
-            key, value = line.split("=", 1)
-            values[key.strip()] = value.strip()
+def run_data(path: Path) -> dict[str, str]:
+    """The data file of a run, with the keys training needs."""
+    if not path.is_file():
+        raise RunError(f"{path}: no such data file; make one with `gunwatch train prepare`")
+    values = read_data_file(path)
     for key in ("classes", "train", "names"):
         if key not in values:
             raise RunError(f"{path}: no {key}= line (a data file from `gunwatch train prepare` has it)")
     return values
-
-
-def read_list_file(path: Path) -> list[str]:
-    try:
-        return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-    except OSError as exc:
-        raise RunError(f"{path}: cannot read the image list ({exc.strerror})") from exc
 
 
 def find_weights_cfg(weights: Path) -> Path | None:
@@ -218,7 +207,7 @@ class Run:
             raise RunError(f"{', '.join(settings.torch_only())}: options of the torch engine; "
                            "add --engine torch or drop them")
         sections = training_cfg(settings)
-        data = read_data_file(Path(settings.data))
+        data = run_data(Path(settings.data))
         classes = cfg_classes(sections)
         if classes != {int(data["classes"])}:
             raise RunError(f"{settings.cfg} detects {sorted(classes)} classes but {settings.data} has "
@@ -250,14 +239,12 @@ class Run:
     def _copy_list(source: Path, dest: Path) -> Path:
         """``source`` copied to ``dest`` with every picture's path made absolute (relative ones
         are read from the list's folder), so the copy works from any folder."""
-        lines = [ln if Path(ln).is_absolute() else str((source.parent / ln).absolute())
-                 for ln in read_list_file(source)]
-        dest.write_text("".join(f"{ln}\n" for ln in lines))
+        dest.write_text("".join(f"{image.absolute()}\n" for image in read_list(source)))
         return dest
 
     @staticmethod
     def _check_images(data: dict[str, str], engine: str) -> None:
-        train = read_list_file(Path(data["train"]))
+        train = [str(image) for image in read_list(data["train"])]
         if not train:
             raise RunError(f"{data['train']}: the training list is empty")
         if engine != "darknet":
@@ -305,9 +292,8 @@ class Run:
         if not (weights.is_file() and state.is_file()):
             return None
         sections = self.sections()
-        with open(weights, "rb") as fh:
-            header, _ = read_header(fh.read(20))
-        if weights.stat().st_size != expected_size(conv_specs(sections), header):
+        header = is_complete(weights, conv_specs(sections))
+        if header is None:
             raise RunError(f"{weights}: cut short (the trainer was killed while saving it); "
                            f"delete {weights} and {state} to start over")
         return Checkpoint(weights, header.seen // max(1, sections[0].get_int("batch", 1)))
@@ -429,12 +415,12 @@ class Run:
         if importlib.util.find_spec("torch") is None:
             raise EngineUnavailable("the torch engine needs PyTorch, which is not installed: "
                                     "pip install torch (or use --engine darknet)")
-        data = read_data_file(self.data_path)
+        data = run_data(self.data_path)
         sections = self.sections()
         net = sections[0]
         batch = net.get_int("batch", 64)
         total = net.get_int("max_batches", 1)
-        argv = [sys.executable, "-u", "-m", "gunwatch.training.torch_train", "--cfg", str(self.cfg_path),
+        argv = [sys.executable, "-u", "-m", "gunwatch.training.pytorch.torch_train", "--cfg", str(self.cfg_path),
                 "--train", data["train"], "--out", str(self.dir), "--iterations", str(total),
                 "--batch", str(batch),
                 "--micro-batch", str(max(1, batch // max(1, net.get_int("subdivisions", 1)))),
@@ -473,15 +459,14 @@ class Run:
         scored on the valid list (OpenCV backend, as darknet's `detector map` would: thresh
         0.005) and the best is shipped; map.csv and best.json record it for the bundle."""
         final = self._final_weights(settings)
-        valid = read_data_file(self.data_path).get("valid")
+        valid = run_data(self.data_path).get("valid")
         if settings.select != "best" or not valid:
             return final, {"valid_map50": None, "selected": "final"}
         from gunwatch.model import InputSpec, ModelBundle, ModelMeta
 
-        from .report import evaluate_model
+        from ..metrics.report import evaluate_model
 
-        pairs = [(Path(p), Path(darknet_label_path(p))) for p in read_list_file(Path(valid))]
-        pairs = [(img, lab) for img, lab in pairs if lab.is_file()]
+        pairs = [(img, lab) for img, lab in labelled(read_list(valid)) if lab.is_file()]
         net = self.sections()[0]
         meta = ModelMeta(name=self.dir.name, classes=names,
                          input=InputSpec(width=net.get_int("width", 416), height=net.get_int("height", 416)))
@@ -516,8 +501,7 @@ class Run:
         """loss.png, and the model bundle holding the chosen weights."""
         from . import bundle as bundle_mod
 
-        names = [n.strip() for n in Path(read_data_file(self.data_path)["names"]).read_text(encoding="utf-8").splitlines()
-                 if n.strip()]
+        names = read_names(run_data(self.data_path)["names"])
         if settings.engine == "darknet":
             weights, metrics = self._darknet_choice(settings, names)
         else:

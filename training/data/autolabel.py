@@ -12,15 +12,14 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from .datasource import IMAGE_SUFFIXES
+from .dataset import pictures_in
 
 
 def _image_list(images: str | Path | Iterable[str | Path]) -> list[tuple[Path, Path]]:
     """(image, path relative to the output's images/) in name order."""
     if isinstance(images, (str, Path)) and Path(images).is_dir():
         root = Path(images)
-        return [(p, p.relative_to(root)) for p in sorted(root.rglob("*"))
-                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+        return [(p, p.relative_to(root)) for p in pictures_in(root)]
     if isinstance(images, (str, Path)):
         images = [images]
     return [(Path(p), Path(Path(p).name)) for p in images]

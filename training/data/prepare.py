@@ -18,11 +18,12 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import TrainingError
 from .dataset import Dataset, Sample, blocking, check, load_dataset
 from .split import group_ids, grouped_seed_split, read_pairs, read_splits_csv
 
 
-class PrepareError(ValueError):
+class PrepareError(TrainingError):
     """The data set cannot be prepared as asked; the message says what to change."""
 
 

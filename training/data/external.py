@@ -32,7 +32,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+from ...darknet.files import names_from_text
+from ..errors import TrainingError
+from .dataset import IMAGE_SUFFIXES
+
 HELDOUT_SHARE = 0.15
 LICENSE_FILES = ("README.dataset.txt", "README.roboflow.txt", "data.yaml", "LICENSE", "LICENSE.md",
                  "LICENSE.txt", "COPYING")
@@ -46,7 +49,7 @@ GUN_LIKE_NAMES = ("weapon", "weapons", "rifle", "rifles", "shotgun", "shotguns",
 WEAPON_WORDS = r"gun|pistol|rifle|weapon|(?<![a-z])arma|knife|robbery|shoot|firearm|rpg|uzi|ak47|ar15"
 
 
-class ExternalError(ValueError):
+class ExternalError(TrainingError):
     """The source cannot be imported as asked; the message says why and what to do."""
 
 
@@ -227,7 +230,7 @@ def read_names(files: dict[str, str], root: str, reader: BlobReader,
     if names_file and names_file not in files:
         raise ExternalError(f"{names_file}: not in the repository at this commit")
     if names_file and yaml_path != names_file:
-        return [n.strip() for n in reader.read(files[names_file]).decode().splitlines() if n.strip()]
+        return names_from_text(reader.read(files[names_file]).decode())
     if yaml_path in files:
         import yaml
 
@@ -239,7 +242,7 @@ def read_names(files: dict[str, str], root: str, reader: BlobReader,
             return [str(n) for n in names]
     for name in ("obj.names", "classes.txt", "_darknet.labels"):
         if prefix + name in files:
-            return [n.strip() for n in reader.read(files[prefix + name]).decode().splitlines() if n.strip()]
+            return names_from_text(reader.read(files[prefix + name]).decode())
     raise ExternalError(f"{root or 'top'}: no data.yaml names and no names file: class ids cannot be mapped")
 
 

@@ -16,11 +16,15 @@ from pathlib import Path
 
 import cv2
 
+from ...darknet.files import read_names
+from ..errors import TrainingError
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+NAMES_FILES = ("obj.names", "classes.txt", "names", "_darknet.labels")  # looked for in this order
 MIN_BOX_PIXELS = 2.0  # narrower or lower than this (in the image's pixels) is degenerate
 
 
-class DatasetError(ValueError):
+class DatasetError(TrainingError):
     """A data set that cannot be read at all (wrong folder, unknown format)."""
 
 
@@ -42,24 +46,23 @@ class Dataset:
     format: str
 
 
-def _read_names(path: Path) -> list[str]:
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def pictures_in(folder: Path) -> list[Path]:
+    """Every picture under ``folder`` (searched recursively), in path order."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-def _find_names(root: Path) -> list[str] | None:
-    for candidate in ("obj.names", "classes.txt", "names", "_darknet.labels"):
-        if (root / candidate).is_file():
-            return _read_names(root / candidate)
-    return None
+def find_names(root: Path) -> list[str] | None:
+    """The class names of a data set folder, from the first names file it holds."""
+    return next((read_names(root / n) for n in NAMES_FILES if (root / n).is_file()), None)
 
 
 def load_yolo(root: Path, names: list[str] | None) -> Dataset:
     images_dir, labels_dir = root / "images", root / "labels"
     if not images_dir.is_dir():
         raise DatasetError(f"{root}: no images/ folder (YOLO layout: images/ and labels/)")
-    names = names or _find_names(root)
+    names = names or find_names(root)
     samples = []
-    for image in sorted(p for p in images_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
+    for image in pictures_in(images_dir):
         label = labels_dir / image.relative_to(images_dir).with_suffix(".txt")
         sample = Sample(image)
         if not label.exists():
@@ -145,7 +148,7 @@ def load_coco(path: Path, names: list[str] | None) -> Dataset:
 
 def load_dataset(source: Path, names_file: Path | None = None) -> Dataset:
     """Read a data set, telling the format from its layout."""
-    names = _read_names(names_file) if names_file else None
+    names = read_names(names_file) if names_file else None
     if source.is_file() and source.suffix == ".json":
         return load_coco(source, names)
     if (source / "Annotations").is_dir():

@@ -1,4 +1,4 @@
-"""Detection data: darknet list files, YOLO labels, augmentation and batching (numpy + OpenCV)."""
+"""Detection data: YOLO labels, augmentation and batching (numpy + OpenCV)."""
 from __future__ import annotations
 
 import random
@@ -9,28 +9,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-
-def label_path_for(image: Path) -> Path:
-    """darknet's rule: .../images/x.jpg -> .../labels/x.txt (else the same folder)."""
-    parts = list(image.parts)
-    for i in range(len(parts) - 1, -1, -1):
-        if parts[i] in ("images", "JPEGImages"):
-            parts[i] = "labels"
-            return Path(*parts).with_suffix(".txt")
-    return image.with_suffix(".txt")
+from ...darknet.files import label_path
 
 
-def read_list(path: str | Path) -> list[tuple[Path, Path]]:
-    """(image, label) pairs from a darknet list file (one image path per line)."""
-    base = Path(path).parent
-    pairs = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        img = Path(line) if Path(line).is_absolute() else base / line
-        pairs.append((img, label_path_for(img)))
-    return pairs
+def labelled(images: list[Path]) -> list[tuple[Path, Path]]:
+    """(image, label file) pairs by gunwatch's one label-path rule."""
+    return [(image, label_path(image)) for image in images]
 
 
 def read_labels(path: Path) -> np.ndarray:

@@ -1,14 +1,13 @@
 """Train a darknet-format YOLO (yolov3-tiny layer types) with PyTorch on CPU or GPU.
 
 Example (1-class gun model from COCO yolov3-tiny):
-    python -m gunwatch.training.torch_train --cfg yolov3-tiny.cfg --classes 1 \
+    python -m gunwatch.training.pytorch.torch_train --cfg yolov3-tiny.cfg --classes 1 \
         --weights yolov3-tiny.weights --train pistols/splits.csv:train \
         --valid pistols/splits.csv:valid --out run/ --iterations 1000
 """
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import queue
 import random
@@ -16,16 +15,21 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from .darknet_cfg import inference_cfg, make_n_class_cfg, read_cfg, write_cfg
-from .data import Augment, DetectionData, label_path_for, read_list
-from .engine import StopRequest
-from .evaluate import average_precision, detections_from_rows, precision_recall_at
+from ...darknet.files import read_list
+from ...errors import GunwatchError
+from ..arch.darknet_cfg import Section, inference_cfg, make_n_class_cfg, read_cfg, write_cfg
+from ..data.loader import Augment, DetectionData, labelled
+from ..data.split import split_images
+from ..errors import TrainingError
+from ..metrics.evaluate import average_precision, detections_from_rows, precision_recall_at
+from ..runs.engine import StopRequest
 from .torch_ema import WeightAverage
 from .torch_loss import yolo_loss
 from .torch_yolo import DarknetModel, predict
@@ -37,17 +41,11 @@ def resolve_list(spec: str) -> list[tuple[Path, Path]]:
     """A darknet list file, or ``DATASET/splits.csv:SPLIT`` (images/ beside the csv)."""
     if ".csv:" in spec:
         csv_path, split = spec.rsplit(":", 1)
-        root = Path(csv_path).parent
-        pairs = []
-        with open(csv_path, newline="") as f:
-            for row in csv.DictReader(f):
-                if row["split"] == split:
-                    img = root / "images" / row["file"]
-                    pairs.append((img, label_path_for(img)))
-        if not pairs:
-            raise SystemExit(f"{csv_path}: no rows with split={split!r}")
-        return pairs
-    return read_list(spec)
+        images = split_images(Path(csv_path), split)
+        if not images:
+            raise TrainingError(f"{csv_path}: no rows with split={split!r}")
+        return labelled(images)
+    return labelled(read_list(spec))
 
 
 def learning_rate(it: int, base: float, burn_in: int, steps: list[int], scales: list[float]) -> float:
@@ -205,14 +203,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    torch.set_num_threads(args.threads)
-    cv2.setNumThreads(1)
-    torch.manual_seed(args.seed)
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
+@dataclass
+class Progress:
+    """What a checkpoint keeps besides the weights: where the run is and its best score."""
 
+    iteration: int = 0
+    avg_loss: float = -1.0
+    best_map: float = -1.0
+    history: list[dict] = field(default_factory=list)
+
+
+def build_model(args: argparse.Namespace, out: Path) -> tuple[list[Section], DarknetModel]:
+    """The cfg trained (adapted to --classes), written as train.cfg and model.cfg, and its
+    model with the pretrained layers that fit loaded."""
     base_cfg = read_cfg(args.cfg)
     if args.classes:
         sections = make_n_class_cfg(base_cfg, args.classes, batch=args.batch,
@@ -220,76 +223,75 @@ def main(argv: list[str] | None = None) -> int:
                                     max_batches=args.iterations, learning_rate=args.lr)
     else:
         sections = base_cfg
-    net_w = sections[0].get_int("width", 416)
-    net_h = sections[0].get_int("height", 416)
     write_cfg(sections, out / "train.cfg")
     write_cfg(inference_cfg(sections), out / "model.cfg")
-
     model = DarknetModel(sections)
     model.init_output_convs()
     if args.weights and not args.resume:
         src_cfg = args.weights_cfg or args.cfg
         loaded = model.load_darknet_file(args.weights, source_cfg=src_cfg)
         print(f"loaded {len(loaded)} conv layers from {args.weights}: {loaded}", flush=True)
-
     # oneDNN's convolutions run about 25 % faster on NHWC tensors on these CPUs (measured on
     # yolov3-tiny forward+backward, 16 images at 416: 4.5 s against 6.0 s with 2 threads)
     model.to(memory_format=torch.channels_last)
+    return sections, model
 
+
+def load_data(args: argparse.Namespace, net_size: tuple[int, int],
+              model: DarknetModel) -> tuple[DetectionData, DetectionData | None]:
+    """Training pictures at --img-size with augmentation; validation pictures at the cfg's size."""
     size = args.img_size
     try:
         train = DetectionData(resolve_list(args.train), (size, size), Augment(jitter=args.jitter),
                               mosaic=args.mosaic, zoom_out=args.zoom_out)
     except ValueError as exc:
-        raise SystemExit(f"--mosaic/--zoom-out: {exc}") from exc
+        raise TrainingError(f"--mosaic/--zoom-out: {exc}") from exc
     if args.zoom_out and not train.gun_free:
         print("zoom-out: no gun-free pictures in the train list, so every background holds guns",
               flush=True)
-    valid = DetectionData(resolve_list(args.valid), (net_w, net_h), cache=True) if args.valid else None
+    valid = DetectionData(resolve_list(args.valid), net_size, cache=True) if args.valid else None
     print(f"train {len(train)} images, valid {len(valid) if valid else 0} images, input {size}", flush=True)
     losses = sorted({(h.iou_loss, h.iou_normalizer) for h in model.heads})
     print("box loss (the cfg's [yolo] iou_loss): " + ", ".join(
         f"{kind} x {weight:g}" for kind, weight in losses), flush=True)
+    return train, valid
 
+
+def make_optimizer(model: DarknetModel, args: argparse.Namespace) -> torch.optim.SGD:
     decay_params, other_params = [], []
     for name, p in model.named_parameters():
         # darknet decays conv weights only (not biases or batch-norm scales)
         (decay_params if name.endswith("conv.weight") else other_params).append(p)
-    opt = torch.optim.SGD([{"params": decay_params, "weight_decay": args.decay},
-                           {"params": other_params, "weight_decay": 0.0}],
-                          lr=args.lr, momentum=args.momentum)
+    return torch.optim.SGD([{"params": decay_params, "weight_decay": args.decay},
+                            {"params": other_params, "weight_decay": 0.0}],
+                           lr=args.lr, momentum=args.momentum)
 
-    ema = WeightAverage(model, args.ema) if args.ema else None
-    # what is evaluated and saved as best/final: the average when there is one
-    shipped = ema.model if ema else model
+
+def make_average(model: DarknetModel, args: argparse.Namespace) -> WeightAverage | None:
+    if not args.ema:
+        return None
+    print(f"evaluating and saving the weight average (EMA decay {args.ema})", flush=True)
+    return WeightAverage(model, args.ema)
+
+
+def resume(out: Path, model: DarknetModel, opt: torch.optim.Optimizer,
+           ema: WeightAverage | None) -> Progress:
+    """Weights, optimizer, weight average and progress as the last checkpoint left them."""
+    state = torch.load(out / "last.pt", weights_only=False)
+    model.load_darknet_file(out / "last.weights")
+    opt.load_state_dict(state["optimizer"])
+    progress = Progress(state["iteration"], state["avg_loss"], state["best_map"], state.get("map_history", []))
     if ema:
-        print(f"evaluating and saving the weight average (EMA decay {args.ema})", flush=True)
+        if "ema" not in state:
+            raise TrainingError(f"{out / 'last.pt'}: the run was started without --ema; resume it without --ema")
+        ema.load_state_dict(state["ema"])
+    print(f"resumed at iteration {progress.iteration} (best mAP {progress.best_map:.4f})", flush=True)
+    return progress
 
-    start, avg_loss, best_map = 0, -1.0, -1.0
-    history: list[dict] = []
-    if args.resume:
-        state = torch.load(out / "last.pt", weights_only=False)
-        model.load_darknet_file(out / "last.weights")
-        opt.load_state_dict(state["optimizer"])
-        start, avg_loss, best_map = state["iteration"], state["avg_loss"], state["best_map"]
-        history = state.get("map_history", [])
-        if ema:
-            if "ema" not in state:
-                raise SystemExit(f"{out / 'last.pt'}: the run was started without --ema; resume it without --ema")
-            ema.load_state_dict(state["ema"])
-        print(f"resumed at iteration {start} (best mAP {best_map:.4f})", flush=True)
 
-    freeze_at = args.freeze_layers if args.freeze_layers is not None else model.default_freeze_point()
-    unfreeze_at = args.unfreeze_at if args.unfreeze_at is not None else args.iterations + 1
-
-    def frozen_for(it: int) -> int:
-        return freeze_at if args.freeze and it < unfreeze_at else 0
-
-    model.freeze(frozen_for(start))
-    model.train()
-    burn_in = args.burn_in if args.burn_in is not None else min(1000, args.iterations // 10)
-    steps = [int(args.iterations * 0.8), int(args.iterations * 0.9)]
-
+def open_logs(args: argparse.Namespace, out: Path, start: int) -> tuple[Path, Path]:
+    """loss.csv (cut back to the checkpoint on a resume: those batches are redone), map.csv
+    and args.json."""
     loss_csv = out / "loss.csv"
     if args.resume and loss_csv.exists():
         keep = [ln for ln in loss_csv.read_text(encoding="utf-8").splitlines()[1:] if int(ln.split(",")[0]) <= start]
@@ -301,105 +303,159 @@ def main(argv: list[str] | None = None) -> int:
         map_csv.write_text("iteration,map50,precision_at_0.5,recall_at_0.5\n")
     (out / "args.json").write_text(json.dumps(
         {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, indent=1))
+    return loss_csv, map_csv
 
-    def checkpoint(it: int) -> None:
-        model.save_darknet_file(out / "last.weights", seen=it * args.batch)
-        state = {"optimizer": opt.state_dict(), "iteration": it, "avg_loss": avg_loss,
-                 "best_map": best_map, "map_history": history}
-        if ema:
-            state["ema"] = ema.state_dict()
-        torch.save(state, out / "last.pt.tmp")
-        (out / "last.pt.tmp").replace(out / "last.pt")
 
-    def run_eval(it: int) -> None:
-        nonlocal best_map
+class TorchRun:
+    """One invocation of the trainer: the steps of `main`, sharing the model and its state."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        torch.set_num_threads(args.threads)
+        cv2.setNumThreads(1)
+        torch.manual_seed(args.seed)
+        self.out: Path = args.out
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.sections, self.model = build_model(args, self.out)
+        self.net_w = self.sections[0].get_int("width", 416)
+        self.net_h = self.sections[0].get_int("height", 416)
+        self.train_data, self.valid = load_data(args, (self.net_w, self.net_h), self.model)
+        self.opt = make_optimizer(self.model, args)
+        self.ema = make_average(self.model, args)
+        # what is evaluated and saved as best/final: the average when there is one
+        self.shipped = self.ema.model if self.ema else self.model
+        self.progress = resume(self.out, self.model, self.opt, self.ema) if args.resume else Progress()
+        self.freeze_at = args.freeze_layers if args.freeze_layers is not None else self.model.default_freeze_point()
+        self.unfreeze_at = args.unfreeze_at if args.unfreeze_at is not None else args.iterations + 1
+        self.model.freeze(self.frozen_for(self.progress.iteration))
+        self.model.train()
+        self.burn_in = args.burn_in if args.burn_in is not None else min(1000, args.iterations // 10)
+        self.steps = [int(args.iterations * 0.8), int(args.iterations * 0.9)]
+        self.loss_csv, self.map_csv = open_logs(args, self.out, self.progress.iteration)
+
+    def frozen_for(self, it: int) -> int:
+        """Layers [0, N) frozen at iteration ``it``."""
+        return self.freeze_at if self.args.freeze and it < self.unfreeze_at else 0
+
+    def checkpoint(self, it: int) -> None:
+        self.model.save_darknet_file(self.out / "last.weights", seen=it * self.args.batch)
+        p = self.progress
+        state = {"optimizer": self.opt.state_dict(), "iteration": it, "avg_loss": p.avg_loss,
+                 "best_map": p.best_map, "map_history": p.history}
+        if self.ema:
+            state["ema"] = self.ema.state_dict()
+        torch.save(state, self.out / "last.pt.tmp")
+        (self.out / "last.pt.tmp").replace(self.out / "last.pt")
+
+    def evaluate(self, it: int) -> None:
+        """Score the shipped weights on the valid list; a new best is saved as best.weights."""
         t0 = time.time()
-        r = evaluate_map(shipped, valid)
-        history.append({"iteration": it, **r})
-        with open(map_csv, "a") as f:
+        r = evaluate_map(self.shipped, self.valid)
+        self.progress.history.append({"iteration": it, **r})
+        with open(self.map_csv, "a") as f:
             f.write(f"{it},{r['map']:.4f},{r['precision_at_0.5']:.4f},{r['recall_at_0.5']:.4f}\n")
         tag = ""
-        if r["map"] > best_map:
-            best_map = r["map"]
-            shipped.save_darknet_file(out / "best.weights", seen=it * args.batch)
-            (out / "best.json").write_text(json.dumps({"iteration": it, **r}, indent=1))
+        if r["map"] > self.progress.best_map:
+            self.progress.best_map = r["map"]
+            self.shipped.save_darknet_file(self.out / "best.weights", seen=it * self.args.batch)
+            (self.out / "best.json").write_text(json.dumps({"iteration": it, **r}, indent=1))
             tag = " (best)"
         print(f"eval it {it}: mAP@0.50 {r['map']:.4f} P@0.5 {r['precision_at_0.5']:.3f} "
               f"R@0.5 {r['recall_at_0.5']:.3f} [{time.time() - t0:.0f} s]{tag}", flush=True)
 
-    if args.eval_first and valid is not None and not args.resume:
-        run_eval(0)
-    loader = Prefetcher(train, args.batch, args.seed, start, args.loader_threads)
-    sizes = list(range(args.multi_scale, size + 1, 32)) if args.multi_scale else [size]
-    cur = size
-    t_start, t_ckpt = time.time(), time.time()
-    deadline = time.time() + args.max_minutes * 60 if args.max_minutes else None
-    done_since = 0
-    # Ctrl-C or the engine's SIGTERM ends the run after the current iteration, with a checkpoint,
-    # instead of losing up to --checkpoint-minutes of work
-    with open(loss_csv, "a") as log, StopRequest() as stop:
-        for it in range(start, args.iterations):
-            if frozen_for(it) != model.frozen_upto:
-                model.freeze(frozen_for(it))
-                print(f"it {it}: layers [0, {model.frozen_upto}) frozen", flush=True)
-            lr = learning_rate(it, args.lr, burn_in, steps, [0.1, 0.1])
-            for g in opt.param_groups:
-                g["lr"] = lr
-            imgs, targets = loader.get()
-            if it % 10 == 0:
-                cur = random.Random(args.seed * 7919 + it).choice(sizes)
-            opt.zero_grad(set_to_none=True)
-            total = 0.0
-            for s in range(0, args.batch, args.micro_batch):
-                e = min(s + args.micro_batch, args.batch)
-                sel = (targets[:, 0] >= s) & (targets[:, 0] < e)
-                t = torch.from_numpy(targets[sel]).clone()
-                t[:, 0] -= s
-                x = to_tensor(imgs[s:e])
-                if cur != size:
-                    x = torch.nn.functional.interpolate(x, size=(cur, cur), mode="bilinear",
-                                                        align_corners=False, antialias=True)
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-                    outs = model(x.contiguous(memory_format=torch.channels_last))
-                outs = [o.float() for o in outs]  # the loss's exp/sigmoid and sums want float32
-                loss, _ = yolo_loss(outs, model.heads, t, net_w=cur, net_h=cur,
-                                    iou_thresh=args.iou_thresh)
-                (loss * ((e - s) / args.batch)).backward()
-                total += float(loss.detach()) * (e - s) / args.batch
-            opt.step()
-            if ema:
-                ema.update(model)
-            avg_loss = total if avg_loss < 0 else avg_loss * 0.9 + total * 0.1
-            log.write(f"{it + 1},{total:.4f},{avg_loss:.4f}\n")
-            log.flush()
-            done_since += 1
-            n = it + 1
-            if n % args.print_every == 0 or n == args.iterations:
-                spi = (time.time() - t_start) / done_since
-                eta = spi * (args.iterations - n)
-                print(f"it {n}/{args.iterations} loss {total:.3f} avg {avg_loss:.3f} lr {lr:.6f} size {cur} "
-                      f"{spi:.2f} s/it ETA {int(eta // 3600)}h{int(eta % 3600 // 60):02d}m", flush=True)
-            out_of_time = deadline is not None and time.time() > deadline
-            interrupted = stop.requested and n < args.iterations  # a last batch just ends the run
-            if valid is not None and (n % args.eval_every == 0 or n == args.iterations or out_of_time):
-                run_eval(n)
-                t_start, done_since = time.time(), 0  # keep s/it about training only
-            if (time.time() - t_ckpt > args.checkpoint_minutes * 60 or n == args.iterations
-                    or out_of_time or interrupted):
-                checkpoint(n)
-                t_ckpt = time.time()
-            if out_of_time:
-                print(f"stopped at iteration {n}: --max-minutes {args.max_minutes} reached", flush=True)
-                loader.stop = True
-                return 0
-            if interrupted:
-                print(f"interrupted at iteration {n}: checkpoint saved; --resume continues", flush=True)
-                loader.stop = True
-                return EXIT_INTERRUPTED
-    loader.stop = True
-    shipped.save_darknet_file(out / "final.weights", seen=args.iterations * args.batch)
-    print(f"done: best valid mAP@0.50 {best_map:.4f}; weights in {out}", flush=True)
-    return 0
+    def step(self, imgs: np.ndarray, targets: np.ndarray, cur: int) -> float:
+        """One batch in micro-batches (gradients accumulated), at input size ``cur``; the loss."""
+        args = self.args
+        self.opt.zero_grad(set_to_none=True)
+        total = 0.0
+        for s in range(0, args.batch, args.micro_batch):
+            e = min(s + args.micro_batch, args.batch)
+            sel = (targets[:, 0] >= s) & (targets[:, 0] < e)
+            t = torch.from_numpy(targets[sel]).clone()
+            t[:, 0] -= s
+            x = to_tensor(imgs[s:e])
+            if cur != args.img_size:
+                x = torch.nn.functional.interpolate(x, size=(cur, cur), mode="bilinear",
+                                                    align_corners=False, antialias=True)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                outs = self.model(x.contiguous(memory_format=torch.channels_last))
+            outs = [o.float() for o in outs]  # the loss's exp/sigmoid and sums want float32
+            loss, _ = yolo_loss(outs, self.model.heads, t, net_w=cur, net_h=cur,
+                                iou_thresh=args.iou_thresh)
+            (loss * ((e - s) / args.batch)).backward()
+            total += float(loss.detach()) * (e - s) / args.batch
+        self.opt.step()
+        if self.ema:
+            self.ema.update(self.model)
+        return total
+
+    def run(self) -> int:
+        """Train from the current iteration to --iterations, evaluating and checkpointing on the
+        way; 0 when done or out of time, EXIT_INTERRUPTED after Ctrl-C or SIGTERM."""
+        args, model, progress = self.args, self.model, self.progress
+        if args.eval_first and self.valid is not None and not args.resume:
+            self.evaluate(0)
+        loader = Prefetcher(self.train_data, args.batch, args.seed, progress.iteration, args.loader_threads)
+        size = args.img_size
+        sizes = list(range(args.multi_scale, size + 1, 32)) if args.multi_scale else [size]
+        cur = size
+        t_start, t_ckpt = time.time(), time.time()
+        deadline = time.time() + args.max_minutes * 60 if args.max_minutes else None
+        done_since = 0
+        # Ctrl-C or the engine's SIGTERM ends the run after the current iteration, with a
+        # checkpoint, instead of losing up to --checkpoint-minutes of work
+        with open(self.loss_csv, "a") as log, StopRequest() as stop:
+            for it in range(progress.iteration, args.iterations):
+                if self.frozen_for(it) != model.frozen_upto:
+                    model.freeze(self.frozen_for(it))
+                    print(f"it {it}: layers [0, {model.frozen_upto}) frozen", flush=True)
+                lr = learning_rate(it, args.lr, self.burn_in, self.steps, [0.1, 0.1])
+                for g in self.opt.param_groups:
+                    g["lr"] = lr
+                imgs, targets = loader.get()
+                if it % 10 == 0:
+                    cur = random.Random(args.seed * 7919 + it).choice(sizes)
+                total = self.step(imgs, targets, cur)
+                progress.avg_loss = total if progress.avg_loss < 0 else progress.avg_loss * 0.9 + total * 0.1
+                log.write(f"{it + 1},{total:.4f},{progress.avg_loss:.4f}\n")
+                log.flush()
+                done_since += 1
+                n = it + 1
+                if n % args.print_every == 0 or n == args.iterations:
+                    spi = (time.time() - t_start) / done_since
+                    eta = spi * (args.iterations - n)
+                    print(f"it {n}/{args.iterations} loss {total:.3f} avg {progress.avg_loss:.3f} lr {lr:.6f} "
+                          f"size {cur} {spi:.2f} s/it ETA {int(eta // 3600)}h{int(eta % 3600 // 60):02d}m",
+                          flush=True)
+                out_of_time = deadline is not None and time.time() > deadline
+                interrupted = stop.requested and n < args.iterations  # a last batch just ends the run
+                if self.valid is not None and (n % args.eval_every == 0 or n == args.iterations or out_of_time):
+                    self.evaluate(n)
+                    t_start, done_since = time.time(), 0  # keep s/it about training only
+                if (time.time() - t_ckpt > args.checkpoint_minutes * 60 or n == args.iterations
+                        or out_of_time or interrupted):
+                    self.checkpoint(n)
+                    t_ckpt = time.time()
+                if out_of_time:
+                    print(f"stopped at iteration {n}: --max-minutes {args.max_minutes} reached", flush=True)
+                    loader.stop = True
+                    return 0
+                if interrupted:
+                    print(f"interrupted at iteration {n}: checkpoint saved; --resume continues", flush=True)
+                    loader.stop = True
+                    return EXIT_INTERRUPTED
+        loader.stop = True
+        self.shipped.save_darknet_file(self.out / "final.weights", seen=args.iterations * args.batch)
+        print(f"done: best valid mAP@0.50 {progress.best_map:.4f}; weights in {self.out}", flush=True)
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return TorchRun(args).run()
+    except GunwatchError as exc:  # a program of its own: its message and status 1
+        raise SystemExit(str(exc)) from exc
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .dataset import IMAGE_SUFFIXES
+from ..errors import TrainingError
+from .dataset import IMAGE_SUFFIXES, pictures_in
 
 MARGIN = 1.1  # each box grows by 10 %, so the gun's edge and its shadow go too
 INPAINT_RADIUS = 5
@@ -41,7 +42,7 @@ def painted_count(train_pictures: int, given: int, share: float) -> int:
     and the ``given`` ones) make up ``share`` of a train list that starts with
     ``train_pictures`` entries (``given`` among them): n + given >= share * (train_pictures + n)."""
     if not 0.0 <= share < 1.0:
-        raise ValueError(f"gun-free share {share}: must be at least 0 and below 1")
+        raise TrainingError(f"gun-free share {share}: must be at least 0 and below 1")
     need = (share * train_pictures - given) / (1.0 - share)
     return max(0, int(np.ceil(need - 1e-9)))
 
@@ -49,7 +50,7 @@ def painted_count(train_pictures: int, given: int, share: float) -> int:
 def choose(candidates: list[int], count: int, seed: int) -> list[int]:
     """``count`` of ``candidates``, the same ones for the same seed (sorted, for stable lists)."""
     if count > len(candidates):
-        raise ValueError(f"{count} gun-free pictures asked for, but only {len(candidates)} train "
+        raise TrainingError(f"{count} gun-free pictures asked for, but only {len(candidates)} train "
                          "pictures have boxes to paint out")
     return sorted(random.Random(seed).sample(candidates, count))
 
@@ -68,8 +69,8 @@ def write_painted(source: Path, boxes: Sequence[Box], out_dir: Path) -> Path:
 def folder_pictures(folder: Path) -> list[Path]:
     """Every picture under ``folder`` (searched recursively), in a stable order."""
     if not folder.is_dir():
-        raise ValueError(f"--negatives {folder}: not a folder of gun-free pictures")
-    pictures = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        raise TrainingError(f"--negatives {folder}: not a folder of gun-free pictures")
+    pictures = pictures_in(folder)
     if not pictures:
-        raise ValueError(f"--negatives {folder}: no pictures ({', '.join(IMAGE_SUFFIXES)}) in it")
+        raise TrainingError(f"--negatives {folder}: no pictures ({', '.join(IMAGE_SUFFIXES)}) in it")
     return pictures

@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .data import read_labels
+from ..data.loader import read_labels
 
 # The anchors of the stock darknet cfgs (416x416 input), against which fitted ones are compared.
 DEFAULT_ANCHORS: dict[str, list[tuple[int, int]]] = {

@@ -1,4 +1,5 @@
-"""Read and write darknet .weights files with numpy (no torch needed)."""
+"""Read and write the arrays of darknet .weights files with numpy (no torch needed). The header
+and the size rule are gunwatch.darknet.weights's, shared with the plugin's model check."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,20 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ...darknet.weights import WeightsError, WeightsHeader, expected_size, read_header
 from .darknet_cfg import ConvSpec
-
-
-@dataclass
-class WeightsHeader:
-    major: int = 0
-    minor: int = 2
-    revision: int = 0
-    seen: int = 0
-
-    @property
-    def seen_is_64bit(self) -> bool:
-        # darknet (parser.c load_weights): size_t "seen" from format 0.2 on
-        return (self.major * 10 + self.minor) >= 2 and self.major < 1000 and self.minor < 1000
 
 
 @dataclass
@@ -43,28 +32,6 @@ class DarknetWeights:
     layers: dict[int, ConvWeights] = field(default_factory=dict)  # darknet layer index -> arrays
 
 
-class WeightsError(ValueError):
-    """Weights file does not fit the cfg."""
-
-
-def expected_size(specs: list[ConvSpec], header: WeightsHeader | None = None) -> int:
-    header = header or WeightsHeader()
-    n = 12 + (8 if header.seen_is_64bit else 4)
-    for s in specs:
-        n += 4 * (s.filters * (4 if s.batch_normalize else 1) + s.n_weights)
-    return n
-
-
-def read_header(buf: bytes) -> tuple[WeightsHeader, int]:
-    major, minor, revision = np.frombuffer(buf, dtype="<i4", count=3, offset=0).tolist()
-    header = WeightsHeader(major, minor, revision)
-    if header.seen_is_64bit:
-        header.seen = int(np.frombuffer(buf, dtype="<u8", count=1, offset=12)[0])
-        return header, 20
-    header.seen = int(np.frombuffer(buf, dtype="<u4", count=1, offset=12)[0])
-    return header, 16
-
-
 def read_weights(path: str | Path, specs: list[ConvSpec], upto: int | None = None,
                  strict: bool = True) -> DarknetWeights:
     """Read the arrays of every conv layer in ``specs`` (those with layer < upto if given).
@@ -73,7 +40,8 @@ def read_weights(path: str | Path, specs: list[ConvSpec], upto: int | None = Non
     misread silently, as darknet itself does).
     """
     buf = Path(path).read_bytes()
-    header, off = read_header(buf)
+    header = read_header(buf, path)
+    off = header.size
     out = DarknetWeights(header)
     total = len(buf)
     need = expected_size(specs, header)
@@ -104,10 +72,7 @@ def read_weights(path: str | Path, specs: list[ConvSpec], upto: int | None = Non
 
 def write_weights(path: str | Path, weights: DarknetWeights, specs: list[ConvSpec]) -> None:
     """Write a darknet weights file (format 0.2: 64-bit ``seen``) in the cfg's layer order."""
-    h = weights.header
-    h64 = WeightsHeader(h.major, h.minor, h.revision, h.seen)
-    parts = [np.array([h64.major, h64.minor, h64.revision], dtype="<i4").tobytes()]
-    parts.append(np.array([h64.seen], dtype="<u8" if h64.seen_is_64bit else "<u4").tobytes())
+    parts = [weights.header.pack()]
     for s in specs:
         lw = weights.layers.get(s.layer)
         if lw is None:

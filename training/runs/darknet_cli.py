@@ -18,8 +18,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .darknet_cfg import Section, conv_specs, layer_sections
-from .darknet_weights import expected_size, read_header
+from ..arch.darknet_cfg import Section, conv_specs, layer_sections
+from ...darknet.weights import is_complete
 
 CHECKPOINT_EVERY = 100  # pjreddie writes BASE.backup every 100 batches
 
@@ -109,16 +109,8 @@ def complete_backups(backup_dir: Path, base: str, sections: list[Section]) -> li
     paths = [*sorted(backup_dir.glob(f"{base}_*.weights"), key=lambda p: not p.name.endswith("_final.weights")),
              backup_dir / f"{base}.backup"]
     for path in paths:
-        try:
-            with open(path, "rb") as fh:
-                head = fh.read(20)
-            size = path.stat().st_size
-        except OSError:
-            continue
-        if len(head) < 20:
-            continue
-        header, _ = read_header(head)
-        if size == expected_size(specs, header):
+        header = is_complete(path, specs)
+        if header is not None:
             iteration = header.seen // per_iteration
             found.setdefault(iteration, Checkpoint(path, iteration))
     return [found[i] for i in sorted(found)]

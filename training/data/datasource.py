@@ -3,18 +3,19 @@ written by `gunwatch train prepare` (it holds obj.data), or a YOLO data set fold
 labels/, splits in splits.csv with `file` and `split` columns, as ../shared/datasets/pistols)."""
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from .data import label_path_for, read_list
+from ...darknet.files import read_data_file, read_list, read_names
+from ..errors import TrainingError
+from .dataset import find_names, pictures_in
+from .loader import labelled
+from .split import split_rows
 
-NAMES_FILES = ("obj.names", "classes.txt", "names", "_darknet.labels")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 ALL = "all"  # every image of a data set folder, whatever its split
 
 
-class DataError(ValueError):
+class DataError(TrainingError):
     """The data reference cannot be used as asked; the message names the file and the fix."""
 
 
@@ -39,22 +40,12 @@ class DataSource:
                                 f"beside it); splits here: {', '.join(self.splits) or 'none'}")
             if not self._lists[split].is_file():
                 raise DataError(f"{self.ref}: {split}= names {self._lists[split]}, which does not exist")
-            return read_list(self._lists[split])
+            return labelled(read_list(self._lists[split]))
         if split not in self._rows:
             raise DataError(f"{self.ref}: no images in split {split!r}; splits here: "
                             f"{', '.join(self.splits)}")
         images = self.ref / "images"
-        return [(images / name, label_path_for(images / name)) for name in self._rows[split]]
-
-
-def _read_obj_data(path: Path) -> dict[str, str]:
-    keys = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if "=" in line:
-            key, value = line.split("=", 1)
-            keys[key.strip()] = value.strip()
-    return keys
+        return labelled([images / name for name in self._rows[split]])
 
 
 def _resolve(value: str, base: Path) -> Path:
@@ -64,12 +55,8 @@ def _resolve(value: str, base: Path) -> Path:
     return path if path.is_absolute() or path.exists() else base / path
 
 
-def _names(path: Path) -> list[str]:
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def _open_obj_data(path: Path) -> DataSource:
-    keys = _read_obj_data(path)
+    keys = read_data_file(path)
     base = path.parent
     lists = {split: _resolve(keys[split], base) for split in ("train", "valid", "test") if split in keys}
     for split in ("train", "valid", "test"):
@@ -77,7 +64,7 @@ def _open_obj_data(path: Path) -> DataSource:
             lists[split] = base / f"{split}.txt"
     names = None
     if "names" in keys and _resolve(keys["names"], base).is_file():
-        names = _names(_resolve(keys["names"], base))
+        names = read_names(_resolve(keys["names"], base))
     try:
         classes = int(keys["classes"]) if "classes" in keys else None
     except ValueError:
@@ -87,21 +74,15 @@ def _open_obj_data(path: Path) -> DataSource:
 
 def _open_dataset(root: Path) -> DataSource:
     images = root / "images"
-    found = sorted(p.relative_to(images).as_posix() for p in images.rglob("*")
-                   if p.suffix.lower() in IMAGE_SUFFIXES)
+    found = sorted(p.relative_to(images).as_posix() for p in pictures_in(images))
     rows: dict[str, list[str]] = {ALL: found}
     if (root / "splits.csv").is_file():
-        with open(root / "splits.csv", newline="") as fh:
-            reader = csv.DictReader(fh)
-            if not {"file", "split"} <= set(reader.fieldnames or ()):
-                raise DataError(f"{root / 'splits.csv'}: needs `file` and `split` columns")
-            for row in reader:
-                if row["split"]:
-                    rows.setdefault(row["split"], []).append(row["file"])
+        for row in split_rows(root / "splits.csv"):
+            if row["split"]:
+                rows.setdefault(row["split"], []).append(row["file"])
         for split in rows:
             rows[split].sort()
-    names = next((_names(root / n) for n in NAMES_FILES if (root / n).is_file()), None)
-    return DataSource(root, "dataset", names, None, {}, rows)
+    return DataSource(root, "dataset", find_names(root), None, {}, rows)
 
 
 def open_data(ref: str | Path) -> DataSource:

@@ -1,12 +1,13 @@
-"""Write and adapt darknet .cfg files (no torch needed). Parsing is gunwatch.darknet.cfg's,
-the one parser the plugin and the training tools share; its names are re-exported here."""
+"""Write and adapt darknet .cfg files (no torch needed). Parsing and layer shapes are
+gunwatch.darknet.cfg's, the one parser the plugin and the training tools share; its names are
+re-exported here."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from ..darknet.cfg import CfgError, Section, layer_output_channels, parse_cfg_text, read_cfg
+from ...darknet.cfg import (CfgError, ConvSpec, Section, conv_specs, layer_output_channels, parse_cfg_text,
+                            read_cfg)
 
 __all__ = ["CfgError", "ConvSpec", "Section", "conv_specs", "copy_sections", "format_cfg",
            "inference_cfg", "layer_output_channels", "layer_sections", "make_n_class_cfg",
@@ -34,35 +35,6 @@ def layer_sections(sections: list[Section]) -> list[Section]:
     return sections[1:]
 
 
-@dataclass(frozen=True)
-class ConvSpec:
-    """Shape of one [convolutional] layer, as stored in a weights file."""
-
-    layer: int
-    filters: int
-    channels: int  # input channels each filter sees (all of them unless groups=)
-    size: int
-    batch_normalize: bool
-
-    @property
-    def n_weights(self) -> int:
-        return self.filters * self.channels * self.size * self.size
-
-
-def conv_specs(sections: list[Section]) -> list[ConvSpec]:
-    """Every [convolutional] layer, in file order, with its weight shapes."""
-    outs = layer_output_channels(sections)
-    in_c = sections[0].get_int("channels", 3)
-    specs = []
-    for i, sec in enumerate(layer_sections(sections)):
-        prev = outs[i - 1] if i else in_c
-        if sec.type in ("convolutional", "conv"):
-            specs.append(ConvSpec(i, sec.get_int("filters", 1), prev // sec.get_int("groups", 1),
-                                  sec.get_int("size", 1),
-                                  bool(sec.get_int("batch_normalize", 0))))
-    return specs
-
-
 def yolo_layers(sections: list[Section]) -> list[int]:
     return [i for i, s in enumerate(layer_sections(sections)) if s.type == "yolo"]
 
@@ -86,7 +58,7 @@ def make_n_class_cfg(
     (darknet's usual recipe), and max_batches to max(2000 * classes, 6000).
     """
     if classes < 1:
-        raise ValueError(f"classes must be >= 1 (got {classes})")
+        raise CfgError(f"classes must be >= 1 (got {classes})")
     out = copy_sections(sections)
     layers = layer_sections(out)
     for i, sec in enumerate(layers):

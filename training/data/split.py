@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import TrainingError
 from .dataset import Sample
 
 
@@ -83,10 +84,23 @@ def grouped_seed_split(groups: list[int], test_size: float = 0.2, random_state: 
     return train, test
 
 
-def read_splits_csv(path: Path) -> dict[str, dict[str, str]]:
-    """file name -> row of a splits.csv (columns file, split, and any others)."""
+def split_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a splits.csv in file order (columns file, split, and any others)."""
     with open(path, newline="") as fh:
-        return {row["file"]: row for row in csv.DictReader(fh)}
+        reader = csv.DictReader(fh)
+        if not {"file", "split"} <= set(reader.fieldnames or ()):
+            raise TrainingError(f"{path}: needs `file` and `split` columns")
+        return list(reader)
+
+
+def read_splits_csv(path: Path) -> dict[str, dict[str, str]]:
+    """file name -> row of a splits.csv."""
+    return {row["file"]: row for row in split_rows(path)}
+
+
+def split_images(path: Path, split: str) -> list[Path]:
+    """The pictures of one split of a splits.csv, in file order, in the images/ folder beside it."""
+    return [path.parent / "images" / row["file"] for row in split_rows(path) if row["split"] == split]
 
 
 def read_pairs(path: Path) -> list[tuple[str, str]]:

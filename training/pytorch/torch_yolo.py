@@ -11,8 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .darknet_cfg import Section, conv_specs, layer_output_channels, layer_sections, read_cfg
-from .darknet_weights import ConvWeights, DarknetWeights, WeightsHeader, read_weights, write_weights
+from ..arch.darknet_cfg import Section, conv_specs, layer_output_channels, layer_sections, read_cfg
+from ...darknet.weights import WeightsHeader
+from ..arch.darknet_weights import ConvWeights, DarknetWeights, read_weights, write_weights
 
 # darknet's normalize_cpu divides by sqrt(var) + .000001; OpenCV folds it as sqrt(var + eps).
 # The difference is far below float noise for real running variances.

@@ -12,8 +12,9 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .darknet_cli import darknet_label_path
-from .darknet_run import Run, RunError, RunSettings, read_data_file, read_list_file
+from ...darknet.files import label_path, read_list
+from ..data.loader import labelled
+from .darknet_run import Run, RunError, RunSettings, run_data
 
 ROWS = ("manual", "auto")
 COLUMNS = (("mAP@0.50", "map50", "{:.2%}"), ("precision", "precision", "{:.2f}"),
@@ -41,29 +42,29 @@ def test_list(data_path: Path, data: dict[str, str]) -> Path:
     raise RunError(f"{data_path}: no test images (no test=, no test.txt beside it, no valid=)")
 
 
-def labelled_pairs(images: list[str]) -> list[tuple[Path, Path]]:
-    """(image, label) by darknet's own rule, so the test truths are the labels darknet would use."""
-    pairs = [(Path(p), Path(darknet_label_path(p))) for p in images]
-    missing = [img for img, lab in pairs if not lab.is_file()]
+def labelled_pairs(images: list[Path]) -> list[tuple[Path, Path]]:
+    """(image, label) pairs; every test image needs its label file."""
+    pairs = labelled(images)
+    missing = [(img, lab) for img, lab in pairs if not lab.is_file()]
     if missing:
-        raise RunError(f"no label file for {len(missing)} test images, e.g. {missing[0]} "
-                       f"(looked for {darknet_label_path(str(missing[0]))})")
+        raise RunError(f"no label file for {len(missing)} test images, e.g. {missing[0][0]} "
+                       f"(looked for {missing[0][1]})")
     return pairs
 
 
-def _auto_labels(out: Path, train_images: list[str], label_model: str, conf: float,
+def _auto_labels(out: Path, train_images: list[Path], label_model: str, conf: float,
                  backend: str) -> tuple[Path, dict]:
     """Label the training images with ``label_model``; returns the auto data's train list."""
-    from .autolabel import autolabel
+    from ..data.autolabel import autolabel
 
     folder = out / "auto-labels"
     done = folder / "stats.json"
     if not done.is_file():
-        stats = autolabel(label_model, [Path(p) for p in train_images], folder, conf=conf, backend=backend)
+        stats = autolabel(label_model, train_images, folder, conf=conf, backend=backend)
         done.write_text(json.dumps(stats, indent=1) + "\n")
     stats = json.loads(done.read_text(encoding="utf-8"))
-    listed = [str((folder / "images" / Path(p).name).absolute()) for p in train_images]
-    kept = [p for p in listed if Path(darknet_label_path(p)).is_file()]
+    listed = [(folder / "images" / p.name).absolute() for p in train_images]
+    kept = [str(p) for p in listed if label_path(p).is_file()]
     if not kept:
         raise RunError(f"{folder}: the label model labelled none of the {len(listed)} training images")
     train_txt = out / "auto-train.txt"
@@ -90,12 +91,12 @@ def _train(run_dir: Path, settings: RunSettings, label: str):
 def compare(out: Path, settings: RunSettings, label_model: str, *, label_conf: float = 0.5,
             backend: str = "auto", conf_thresh: float = 0.25, test_limit: int | None = None) -> Comparison:
     """Train on manual and on auto labels with ``settings`` and score both on the test images."""
-    from .report import evaluate_model
+    from ..metrics.report import evaluate_model
 
     data_path = Path(settings.data)
-    data = read_data_file(data_path)
-    test_images = read_list_file(test_list(data_path, data))[:test_limit]
-    train_images = read_list_file(Path(data["train"]))
+    data = run_data(data_path)
+    test_images = read_list(test_list(data_path, data))[:test_limit]
+    train_images = read_list(data["train"])
     overlap = set(test_images) & set(train_images)
     if overlap:
         raise RunError(f"{len(overlap)} test images are also training images, e.g. {min(overlap)}; "
