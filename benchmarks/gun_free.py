@@ -2,7 +2,7 @@
 
 Issue 30's target: at the model's default threshold, at most 1 % of gun-free pictures get a
 gun box. The gun-free pictures are a split of the pistols set with every gun painted out
-(training/negatives.py, the same painting as the training's gun-free pictures, so hands,
+(training/data/negatives.py, the same painting as the training's gun-free pictures, so hands,
 people and rooms stay), and/or a folder of pictures that show no gun (`--folder`, e.g. the
 held-back part of a licensed gun-free set). Valid and test pictures are painted here, in
 memory, never trained on.

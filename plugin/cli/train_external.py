@@ -1,5 +1,5 @@
 """`gunwatch train import-external`: a licensed data set from a mirrored public repository into
-the darknet layout (training/external.py). Its own module so that train.py only registers it."""
+the darknet layout (training/data/external.py). Its own module so that train.py only registers it."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def run_import(args: argparse.Namespace) -> int:
         source = replace(source, **{k: v for k, v in changes.items() if v is not None})
         if args.gun_classes or args.gun_free or args.drop_classes:
             raise ConfigError(f"{args.source} is a known source: its classes are fixed "
-                              "(training/external.py SOURCES)")
+                              "(training/data/external.py SOURCES)")
     try:
         result = import_source(source, args.mirror, args.out, commit=args.commit)
     except OSError as exc:
