@@ -15,11 +15,11 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from . import safe_yaml
+from . import registry, safe_yaml
 from .alerts.config import AlertsConfig
 from .errors import ConfigError
 from .metrics import MetricsConfig
@@ -28,10 +28,6 @@ from .pipeline.confirm import ConfirmSettings
 from .pipeline.filters import FrameFilter
 from .regions.config import RegionSettings
 from .schema import GunwatchModel
-from .sources.folder import FolderSourceConfig
-from .sources.frigate import FrigateSourceConfig
-from .sources.stream import StreamSourceConfig
-from .zoneminder.config import ZoneMinderSourceConfig
 
 DEFAULT_PATHS = (Path("/etc/gunwatch/gunwatch.yml"),)
 ENV_FILE_NAME = "environment"   # beside the config: /etc/gunwatch/environment for the service
@@ -89,9 +85,8 @@ class CameraConfig(GunwatchModel):
                            zones=tuple(self.zones), masks=tuple(self.masks))
 
 
-SourceConfig = Annotated[Union[FolderSourceConfig, StreamSourceConfig, FrigateSourceConfig,
-                               ZoneMinderSourceConfig],
-                         Field(discriminator="type")]
+# Every registered source plugin's section (built-in, integrations, installed plugins).
+SourceConfig = registry.config_union("source")
 
 
 class GunwatchConfig(GunwatchModel):

@@ -11,52 +11,30 @@ from __future__ import annotations
 
 import email.utils
 import os
-import re
 import socket
 import ssl
 import tempfile
-import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable
 from urllib.parse import urlsplit
 
 import requests
 
+from . import registry
+from .checks import NETWORK_TIMEOUT_S, Result, State, mqtt_problem, why
 from .config import DEFAULT_PATHS, Environment, GunwatchConfig, config_file, load_config
 from .errors import GunwatchError
 from .model import models_dirs
 from .paths import example_config
-from .untrusted import masked_url
 
-State = Literal["OK", "WARN", "FAIL"]
 TEST_IMAGE = "drawn-pistol.jpg"   # in a models folder; drawn with OpenCV shapes, no photograph
-NETWORK_TIMEOUT_S = 5.0
 # Skew beyond this breaks TLS, ZoneMinder's token expiry and the times in alerts.
 MAX_CLOCK_SKEW_S = 60.0
 # No correct clock reads earlier than this (the year this check was written).
 EARLIEST_SANE = datetime(2025, 1, 1, tzinfo=timezone.utc)
-
-
-@dataclass(frozen=True)
-class Result:
-    check: str
-    state: State
-    detail: str
-    fix: str = ""
-
-
-def redact_url(url: str) -> str:
-    """The URL without the password of its user part (stream URLs often carry one)."""
-    return masked_url(url)
-
-
-def why(exc: Exception) -> str:
-    """A network error in a few words (requests' own text runs to three nested reprs)."""
-    match = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(exc))
-    return f"{type(exc).__name__}: {match.group(1) if match else str(exc)[:160]}"
 
 
 def test_image() -> Path | None:
@@ -64,53 +42,6 @@ def test_image() -> Path | None:
         if (folder / TEST_IMAGE).is_file():
             return folder / TEST_IMAGE
     return None
-
-
-def mqtt_problem(host: str, port: int, username: str | None, password: str | None,
-                 tls: bool = False, timeout: float = NETWORK_TIMEOUT_S) -> str | None:
-    """Connect and wait for the broker's CONNACK; None when accepted, else why not."""
-    import paho.mqtt.client as mqtt
-
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"gunwatch-doctor-{os.getpid()}")
-    if username:
-        client.username_pw_set(username, password)
-    if tls:
-        client.tls_set()
-    answer: dict[str, object] = {}
-    done = threading.Event()
-
-    def on_connect(_client, _userdata, _flags, reason, _properties=None) -> None:
-        answer["reason"] = reason
-        done.set()
-
-    client.on_connect = on_connect
-    try:
-        client.connect(host, port, keepalive=10)
-    except (OSError, ValueError) as exc:
-        return f"cannot connect to {host}:{port} ({exc})"
-    client.loop_start()
-    try:
-        if not done.wait(timeout):
-            return f"{host}:{port} accepted the connection but sent no MQTT answer in {timeout:.0f} s"
-        reason = answer["reason"]
-        return f"{host}:{port} refused the login: {reason}" if reason.is_failure else None
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
-def newest_subdir(path: Path, depth: int) -> Path | None:
-    """The most recently changed folder `depth` levels down (ZoneMinder: monitor/date/event)."""
-    current = path
-    for _ in range(depth):
-        try:
-            dirs = [e for e in os.scandir(current) if e.is_dir(follow_symlinks=False)]
-        except OSError:
-            return None
-        if not dirs:
-            return None
-        current = Path(max(dirs, key=lambda e: e.stat().st_mtime).path)
-    return current
 
 
 class Doctor:
@@ -337,133 +268,12 @@ class Doctor:
         if not self.config:
             return
         for index, source in enumerate(self.config.sources):
-            check = getattr(self, f"source_{source.type}")
-            check(f"sources.{index} ({source.type})", source)
-
-    def source_folder(self, name: str, source) -> None:
-        for path in source.paths:
-            need = os.R_OK | os.X_OK | (os.W_OK if source.after != "keep" else 0)
-            if not path.is_dir():
-                self.add(name, "FAIL", f"{path} is not a folder", f"create it or fix the path in {name}.paths")
-            elif not os.access(path, need):
-                what = "read" + (" and change" if need & os.W_OK else "")
-                self.add(name, "FAIL", f"this user may not {what} {path}",
-                         "add the gunwatch user to the folder's group (usermod -aG GROUP gunwatch) "
-                         "or chmod it")
+            label = f"sources.{index} ({source.type})"
+            check = getattr(registry.lookup("source", source.type), "check", None)
+            if check is None:
+                self.add(label, "OK", f"configured; the {source.type} plugin has no checks of its own")
             else:
-                self.add(name, "OK", f"{path} is readable")
-        if source.after == "move" and source.move_to and not os.access(source.move_to, os.W_OK):
-            self.add(name, "FAIL", f"move_to {source.move_to} is not writable", "create it writable for gunwatch")
-
-    def source_stream(self, name: str, source) -> None:
-        import cv2
-
-        url = source.url
-        shown = redact_url(url)
-        if url.isdigit():
-            capture = cv2.VideoCapture(int(url))
-        else:
-            ms = int(min(source.timeout_s, NETWORK_TIMEOUT_S) * 1000)
-            if url.startswith(("rtsp://", "rtsps://")):
-                os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = f"rtsp_transport;{source.rtsp_transport}"
-            capture = cv2.VideoCapture(url, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms,
-                                                            cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
-        try:
-            ok, frame = capture.read() if capture.isOpened() else (False, None)
-        finally:
-            capture.release()
-        if not ok or frame is None:
-            self.add(name, "FAIL", f"camera {source.camera}: cannot open or read {shown}",
-                     "check the URL, user and password (try it with ffplay), and that this host reaches the camera")
-            return
-        self.add(name, "OK", f"camera {source.camera}: {shown} gives {frame.shape[1]}x{frame.shape[0]} frames")
-
-    def source_frigate(self, name: str, source) -> None:
-        from .sources.frigate_api import FrigateApi, FrigateAuthError, FrigateTlsError
-
-        # The source's own client: the same login, renewal and certificate rules as `run`.
-        api = FrigateApi(source.url, source.auth, NETWORK_TIMEOUT_S,
-                         tls_verify=source.ca_file or source.tls_verify)
-        api.http.hooks["response"].append(lambda response, **_: self.note_peer_clock("frigate", response))
-        how = ("without auth" if source.auth is None else
-               f"logged in as {source.auth.user}" if source.auth.user else "with auth.token")
-        try:
-            major, minor = api.version()
-            self.add(name, "OK", f"Frigate API {api.shown} answers {how}, version {major}.{minor}")
-        except FrigateAuthError as exc:
-            self.add(name, "FAIL", str(exc), "set auth.user and auth.password (the password as "
-                     "${FRIGATE_PASSWORD} in the environment file), or auth.token")
-        except FrigateTlsError as exc:
-            self.add(name, "FAIL", str(exc).split(": Frigate's", 1)[0],
-                     f"set tls_verify: false in {name} (Frigate's own certificate), or ca_file: "
-                     "a PEM copy of the certificate it serves")
-        except requests.RequestException as exc:
-            self.add(name, "FAIL", f"Frigate API {api.shown}/api/version: {why(exc)}",
-                     "set url to Frigate's API as reached from here: https://HOST:8971 with auth "
-                     "(and ca_file for its certificate), or http://HOST:5000 inside its docker network")
-        m = source.mqtt
-        problem = mqtt_problem(m.host, m.port, m.username,
-                               m.password.get_secret_value() if m.password else None)
-        if problem:
-            self.add(name, "FAIL", f"MQTT broker: {problem}",
-                     "set mqtt.host/port (and username/password) to the broker Frigate publishes to")
-        else:
-            self.add(name, "OK", f"MQTT broker {m.host}:{m.port} accepts gunwatch, topic {m.topic_prefix}/events")
-
-    def source_zoneminder(self, name: str, source) -> None:
-        from .zoneminder.client import ZoneMinderClient
-
-        try:
-            self.http_get("zoneminder", source.api + "/host/getVersion.json", verify=source.verify_tls)
-        except requests.RequestException:
-            pass   # the client below says what is wrong
-        client = ZoneMinderClient(source)
-        try:
-            version = client.version().get("version", "?")
-            monitors = {str(m["Id"]): m["Name"] for m in client.monitors()}
-        except GunwatchError as exc:
-            auth = "login" in str(exc) or "authenticated" in str(exc) or "token" in str(exc)
-            self.add(name, "FAIL", str(exc), f"set {name.split()[0]}.user/password to a ZoneMinder user "
-                     "with API access" if auth else "start ZoneMinder, or set url to its web portal "
-                     "(http://HOST/zm)")
-            return
-        wanted = [str(m) for m in source.monitors]
-        unknown = [m for m in wanted if m not in monitors and m not in monitors.values()]
-        if unknown:
-            self.add(name, "FAIL", f"ZoneMinder {version} at {source.portal} has no monitor "
-                     f"{', '.join(unknown)} (it has {', '.join(sorted(monitors.values())) or 'none'})",
-                     "fix monitors: names or ids as in ZoneMinder's console")
-        else:
-            who = f"as {source.user}" if source.user else "without login"
-            self.add(name, "OK", f"ZoneMinder {version} API at {source.api} answers {who}, "
-                     f"{len(monitors)} monitors")
-        if source.watch == "api" and source.frames_from == "api" and not source.objdetect:
-            return
-        self.zoneminder_events_dir(name, source)
-
-    def zoneminder_events_dir(self, name: str, source) -> None:
-        events = source.events_dir
-        fix_group = ("add gunwatch to ZoneMinder's group (usermod -aG www-data gunwatch; install.sh "
-                     "does) and restart gunwatch")
-        if not events.is_dir():
-            state = "FAIL" if source.watch == "disk" or source.frames_from == "disk" else "WARN"
-            self.add(name, state, f"events folder {events} is not here (ZoneMinder on another host?)",
-                     "set events_dir to ZoneMinder's Storage path, or watch: api and frames_from: api")
-            return
-        if not os.access(events, os.R_OK | os.X_OK):
-            self.add(name, "FAIL", f"this user may not read {events}", fix_group)
-            return
-        latest = newest_subdir(events, 3)
-        if source.objdetect and latest is not None and not os.access(latest, os.W_OK):
-            # ZoneMinder makes event folders 0755: group membership alone does not let us write.
-            fix = (fix_group if latest.stat().st_mode & 0o020 else
-                   f"let the gunwatch group write new event folders: apt-get install acl; setfacl -R "
-                   f"-m g:gunwatch:rwX -d -m g:gunwatch:rwX {events}")
-            self.add(name, "FAIL", f"{events} is readable, but event folder {latest} is not writable "
-                     "(objdetect.jpg and objects.json go there)", fix + "; or set objdetect: false")
-            return
-        self.add(name, "OK", f"events folder {events} is readable" + (
-            " and its newest event folder writable" if source.objdetect and latest else ""))
+                check(self, label, source)
 
     # ------------------------------------------------------------------ alerts
     def check_alerts(self) -> None:

@@ -11,11 +11,11 @@ from pathlib import Path
 from ..app import App
 from ..config import GunwatchConfig
 from ..errors import ConfigError, SourceError
-from ..zoneminder.client import ZoneMinderClient
-from ..zoneminder.config import ZoneMinderSourceConfig
-from ..zoneminder.formats import hook_line
+from ..integrations.zoneminder.client import ZoneMinderClient
+from ..integrations.zoneminder.config import ZoneMinderSourceConfig
+from ..integrations.zoneminder.formats import hook_line
 from ..untrusted import log_field
-from ..zoneminder.source import ZoneMinderSource
+from ..integrations.zoneminder.source import ZoneMinderSource
 from .options import add_config_options, config_from
 
 log = logging.getLogger(__name__)

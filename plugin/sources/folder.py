@@ -36,6 +36,7 @@ from ..errors import SourceError
 from ..model import InputSpec
 from ..registry import register
 from ..schema import GunwatchModel
+from ..checks import Checker
 from ..untrusted import log_field, printable
 from .base import FrameSink, SourceStatus, backoff_delays
 from .folder_journal import FolderJournal, Identity
@@ -104,10 +105,27 @@ class _Collector(FileSystemEventHandler):
             self.source.noticed(Path(event.dest_path))
 
 
+def check_folder_source(doctor: Checker, name: str, source: FolderSourceConfig) -> None:
+    for path in source.paths:
+        need = os.R_OK | os.X_OK | (os.W_OK if source.after != "keep" else 0)
+        if not path.is_dir():
+            doctor.add(name, "FAIL", f"{path} is not a folder", f"create it or fix the path in {name}.paths")
+        elif not os.access(path, need):
+            what = "read" + (" and change" if need & os.W_OK else "")
+            doctor.add(name, "FAIL", f"this user may not {what} {path}",
+                       "add the gunwatch user to the folder's group (usermod -aG GROUP gunwatch) "
+                       "or chmod it")
+        else:
+            doctor.add(name, "OK", f"{path} is readable")
+    if source.after == "move" and source.move_to and not os.access(source.move_to, os.W_OK):
+        doctor.add(name, "FAIL", f"move_to {source.move_to} is not writable", "create it writable for gunwatch")
+
+
 @register("source", "folder")
 class FolderSource:
     delivery = "queue"
     Config = FolderSourceConfig
+    check = staticmethod(check_folder_source)
 
     def __init__(self, config: FolderSourceConfig, spec: InputSpec):
         self.config, self.spec = config, spec

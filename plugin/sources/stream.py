@@ -17,6 +17,7 @@ from typing import Literal
 import cv2
 from pydantic import Field
 
+from ..checks import NETWORK_TIMEOUT_S, Checker
 from ..schema import GunwatchModel
 from ..domain import Frame
 from ..untrusted import masked_url as masked
@@ -39,10 +40,33 @@ class StreamSourceConfig(GunwatchModel):
                              "and is reopened (FFmpeg's own default is 30 s)")
 
 
+def check_stream_source(doctor: Checker, name: str, source: StreamSourceConfig) -> None:
+    url = source.url
+    shown = masked(url)
+    if url.isdigit():
+        capture = cv2.VideoCapture(int(url))
+    else:
+        ms = int(min(source.timeout_s, NETWORK_TIMEOUT_S) * 1000)
+        if url.startswith(("rtsp://", "rtsps://")):
+            os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = f"rtsp_transport;{source.rtsp_transport}"
+        capture = cv2.VideoCapture(url, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms,
+                                                        cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+    try:
+        ok, frame = capture.read() if capture.isOpened() else (False, None)
+    finally:
+        capture.release()
+    if not ok or frame is None:
+        doctor.add(name, "FAIL", f"camera {source.camera}: cannot open or read {shown}",
+                   "check the URL, user and password (try it with ffplay), and that this host reaches the camera")
+        return
+    doctor.add(name, "OK", f"camera {source.camera}: {shown} gives {frame.shape[1]}x{frame.shape[0]} frames")
+
+
 @register("source", "stream")
 class StreamSource:
     delivery = "latest"
     Config = StreamSourceConfig
+    check = staticmethod(check_stream_source)
 
     def __init__(self, config: StreamSourceConfig, spec: InputSpec):
         self.config = config

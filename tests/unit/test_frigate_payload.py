@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gunwatch.sources.frigate import MAX_MESSAGE_BYTES, parse_event
+from gunwatch.integrations.frigate.source import MAX_MESSAGE_BYTES, parse_event
 
 from ..support.hostile import json_deep
 

@@ -10,10 +10,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from gunwatch.doctor import redact_url
 from gunwatch.sources.stream import masked
 from gunwatch.untrusted import file_name, log_field, masked_url, printable, topic_level, url_segment
-from gunwatch.zoneminder.client import redact
+from gunwatch.integrations.zoneminder.client import redact
 
 # Shared CPUs: a slow example is not a failure of the code under test.
 SLOW_MACHINE = [HealthCheck.too_slow, HealthCheck.data_too_large]
@@ -101,7 +100,7 @@ def test_masked_url_hides_any_password(user, password, token, scheme):
 
 def test_one_masking_function_everywhere():
     url = "http://admin:hunter2@frigate:5000/api?token=abc123"
-    assert masked(url) == redact(url) == redact_url(url) == masked_url(url) == \
+    assert masked(url) == redact(url) == masked_url(url) == \
         "http://admin:***@frigate:5000/api?token=***"
     assert masked_url("/videos/a.mp4") == "/videos/a.mp4"
     assert "s3cr3t" not in masked_url("login failed: user=admin&pass=s3cr3t")

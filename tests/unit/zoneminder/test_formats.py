@@ -8,11 +8,11 @@ import pytest
 from pydantic import ValidationError
 
 from gunwatch.domain import BBox, Detection
-from gunwatch.zoneminder.client import redact
-from gunwatch.zoneminder.config import ZoneMinderSourceConfig
-from gunwatch.zoneminder.formats import (has_our_notes, hook_line, merge_notes, objects_json, origin_of,
+from gunwatch.integrations.zoneminder.client import redact
+from gunwatch.integrations.zoneminder.config import ZoneMinderSourceConfig
+from gunwatch.integrations.zoneminder.formats import (has_our_notes, hook_line, merge_notes, objects_json, origin_of,
                                          parse_origin)
-from gunwatch.zoneminder.source import jpeg_complete
+from gunwatch.integrations.zoneminder.source import jpeg_complete
 
 GUN = Detection("gun", 0.9337, BBox(100.4, 50.0, 80.0, 40.6))
 KNIFE = Detection("knife", 0.61, BBox(10, 10, 5, 5))

@@ -1,6 +1,6 @@
 """The ZoneMinder ledger: what survives a restart, so that no event is skipped or analysed twice."""
 
-from gunwatch.zoneminder.ledger import EventLedger
+from gunwatch.integrations.zoneminder.ledger import EventLedger
 
 
 def test_a_restart_sees_what_the_last_run_did(tmp_path):

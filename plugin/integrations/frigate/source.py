@@ -5,8 +5,9 @@ Follows Frigate 0.14's documented interfaces (https://docs.frigate.video/0.14/in
 and /integrations/api): MQTT `<prefix>/events` messages {"type": "new"|"update"|"end",
 "before": {...}, "after": {"id", "camera", "label", "box", "sub_label", ...}};
 `GET /api/<camera>/latest.jpg` for the camera's current frame; the same endpoints exist up to
-0.18. The HTTP side (session, version, links, offline pictures) is in frigate_api.py, the write-
-back in frigate_write_back.py, Home Assistant in frigate_ha.py.
+0.18. The HTTP side (session, version, links, offline pictures) is in api.py, the config in
+config.py, the write-back in write_back.py, Home Assistant in home_assistant.py, the doctor's
+checks in doctor.py.
 
 Whoever may publish on the broker can send anything as an event, so a message is checked
 against the shape Frigate produces before any of it is used (parse_event): an event id as
@@ -31,63 +32,21 @@ from typing import Annotated, Literal
 
 import paho.mqtt.client as mqtt
 import requests
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from ..decode import DEFAULT_MAX_PIXELS, ImageRefused, decode_for_detection
-from ..domain import Frame
-from ..model import InputSpec
-from ..registry import register
-from ..schema import GunwatchModel
-from ..untrusted import log_field, masked_url, url_segment
-from .base import FrameSink, SourceStatus
-from .frigate_api import FrigateApi, FrigateAuthConfig, is_camera_error_picture
-from .frigate_ha import HomeAssistant
-from .frigate_write_back import FrigateWriteBack
+from ...decode import ImageRefused, decode_for_detection
+from ...domain import Frame
+from ...model import InputSpec
+from ...registry import register
+from ...untrusted import log_field, masked_url, url_segment
+from ...sources.base import FrameSink, SourceStatus
+from .api import FrigateApi, is_camera_error_picture
+from .config import FrigateSourceConfig
+from .doctor import check
+from .home_assistant import HomeAssistant
+from .write_back import FrigateWriteBack
 
 log = logging.getLogger(__name__)
-
-
-class MqttConfig(GunwatchModel):
-    host: str = "127.0.0.1"
-    port: int = Field(1883, gt=0, lt=65536)
-    username: str | None = None
-    password: SecretStr | None = None
-    topic_prefix: str = Field("frigate", description="Frigate's mqtt.topic_prefix")
-
-
-class FrigateSourceConfig(GunwatchModel):
-    type: Literal["frigate"]
-    url: str = Field("http://127.0.0.1:5000", description="Frigate's HTTP API: https://HOST:8971 "
-                     "with auth (what Frigate's docker-compose publishes), or http://HOST:5000 "
-                     "without auth (inside Frigate's docker network only)")
-    auth: FrigateAuthConfig | None = Field(None, description="Frigate user/password or token; needed "
-                                           "on port 8971")
-    ca_file: str | None = Field(None, description="PEM certificate (or CA) to trust for url, when "
-                                "Frigate's certificate names the host in url")
-    tls_verify: bool = Field(True, description="false: accept any certificate on url; needed for the "
-                             "certificate Frigate generates itself (CN=*, names no host)")
-    public_url: str | None = Field(None, description="Frigate as people open it (e.g. "
-                                   "https://frigate.example.org), for incident links; default: url")
-    mqtt: MqttConfig = MqttConfig()
-    cameras: list[str] = Field([], description="Frigate cameras to follow (empty: all)")
-    labels: list[str] = Field(["person"], description="Frigate labels whose events are analysed")
-    fps: float = Field(2.0, gt=0, le=10, description="frames per second fetched per camera during an event")
-    max_event_s: float = Field(120.0, gt=0, description="stop analysing an event after this long "
-                               "(its later updates are ignored)")
-    sub_label: bool = Field(True, description="write `gun` as the sub label of the event whose box "
-                            "holds the gun; a sub label set by another source (face recognition) "
-                            "is left alone and a Frigate event is created instead")
-    create_event: bool = Field(False, description="also create a separate Frigate event labelled gun")
-    sub_label_retry_s: float = Field(20.0, ge=0, description="how long a sub label Frigate answers "
-                                     "404 to is retried (the event is not written yet) before a "
-                                     "Frigate event is created instead")
-    publish_state: bool = Field(True, description="Home Assistant: MQTT discovery of a binary sensor "
-                                "per camera, gunwatch/<camera>/gun ON/OFF (retained), availability "
-                                "gunwatch/<mqtt.topic_prefix>/availability with a last will")
-    discovery_prefix: str = Field("homeassistant", description="Home Assistant's MQTT discovery prefix")
-    timeout_s: float = Field(5.0, gt=0, description="HTTP timeout")
-    max_pixels: int = Field(DEFAULT_MAX_PIXELS, gt=0, description="largest frame decoded, in "
-                            "pixels (checked from the JPEG header before decoding)")
 
 
 # A Frigate event message is a few kB; these bounds are far above what Frigate sends.
@@ -179,6 +138,7 @@ class FollowedEvent:
 class FrigateSource:
     delivery = "latest"
     Config = FrigateSourceConfig
+    check = staticmethod(check)
 
     def __init__(self, config: FrigateSourceConfig, spec: InputSpec):
         self.config, self.spec = config, spec

@@ -17,8 +17,9 @@ import pytest
 from gunwatch.config import parse_config
 from gunwatch.domain import BBox, Confirmation, Frame, Incident
 from gunwatch.model import InputSpec
-from gunwatch.sources.frigate import FrigateSource, FrigateSourceConfig, MqttConfig
-from gunwatch.sources.frigate_api import FrigateApi, FrigateAuthConfig, FrigateAuthError
+from gunwatch.integrations.frigate.api import FrigateApi, FrigateAuthError
+from gunwatch.integrations.frigate.config import FrigateAuthConfig, FrigateSourceConfig, MqttConfig
+from gunwatch.integrations.frigate.source import FrigateSource
 
 from ...support.fake_frigate import FakeFrigate, TrackedEvent
 from ...support.hostile import encoded
@@ -290,7 +291,7 @@ def test_an_offline_camera_is_not_analysed(broker, running, version, preview):  
 def test_the_error_picture_is_recognised_at_any_size():
     import cv2
 
-    from gunwatch.sources.frigate_api import is_camera_error_picture
+    from gunwatch.integrations.frigate.api import is_camera_error_picture
 
     from ...support.fake_frigate import CAMERA_ERROR_JPG
 
@@ -380,13 +381,14 @@ def test_home_assistant_discovery_states_and_last_will(broker):  # noqa: F811
 ])
 def test_doctor_checks_the_frigate_login(tmp_path, auth, state, words):
     from gunwatch.doctor import Doctor
+    from gunwatch.integrations.frigate.doctor import check
 
     with FakeFrigate(version="0.15.2", auth=True) as frigate:
         body = f"state_dir: {tmp_path}\nsources:\n  - type: frigate\n    url: {frigate.url}\n"
         config = tmp_path / "gunwatch.yml"
         config.write_text(body + (f"    auth: {auth}\n" if auth else ""))
         doctor = Doctor(str(config), None)
-        doctor.source_frigate("sources.0", parse_config(config.read_text()).sources[0])
+        check(doctor, "sources.0", parse_config(config.read_text()).sources[0])
     (api, _mqtt) = doctor.results
     assert api.state == state and words in api.detail, api
     assert PASSWORD not in api.detail + (api.fix or "")

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from ..decode import DEFAULT_MAX_PIXELS
-from ..schema import GunwatchModel
+from ...decode import DEFAULT_MAX_PIXELS
+from ...schema import GunwatchModel
 
 DEFAULT_STATE_FILE = Path("/var/lib/gunwatch/zoneminder.sqlite")
 

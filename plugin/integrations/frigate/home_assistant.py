@@ -17,7 +17,7 @@ import threading
 
 import paho.mqtt.client as mqtt
 
-from ..untrusted import topic_level
+from ...untrusted import topic_level
 
 log = logging.getLogger(__name__)
 

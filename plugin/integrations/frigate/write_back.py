@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from ..domain import BBox, Confirmation, Detection, Frame, Incident
-from ..untrusted import log_field, masked_url, url_segment
+from ...domain import BBox, Confirmation, Detection, Frame, Incident
+from ...untrusted import log_field, masked_url, url_segment
 
 if TYPE_CHECKING:
-    from .frigate import FrigateSource
+    from .source import FrigateSource
 
 log = logging.getLogger(__name__)
 

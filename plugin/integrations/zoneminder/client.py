@@ -17,8 +17,8 @@ from typing import Any
 
 import requests
 
-from ..errors import ConfigError, SourceError
-from ..untrusted import masked_url as redact
+from ...errors import ConfigError, SourceError
+from ...untrusted import masked_url as redact
 from .config import ZoneMinderSourceConfig
 
 log = logging.getLogger(__name__)

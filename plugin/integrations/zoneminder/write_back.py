@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Callable
 import cv2
 import numpy as np
 
-from .. import annotate
-from ..domain import Confirmation, Detection, Frame, Incident
-from ..errors import GunwatchError
-from ..sources.base import backoff_delays
+from ... import annotate
+from ...domain import Confirmation, Detection, Frame, Incident
+from ...errors import GunwatchError
+from ...sources.base import backoff_delays
 from .client import ZoneMinderUnavailable, redact
 from .formats import best_per_label, has_our_notes, merge_notes, objects_json, parse_origin
 

@@ -7,7 +7,7 @@ import logging
 import threading
 from pathlib import Path
 
-from ..statedb import open_state_db
+from ...statedb import open_state_db
 
 log = logging.getLogger(__name__)
 

@@ -20,31 +20,14 @@ import time
 
 import numpy as np
 import requests
-from pydantic import Field, SecretStr, model_validator
 
-from ..schema import GunwatchModel
-from ..untrusted import masked_url, url_segment
+from ...untrusted import masked_url, url_segment
+from .config import FrigateAuthConfig
 
 log = logging.getLogger(__name__)
 
 # Log in again this long before the session's `exp`, so that no call runs into the expiry.
 RENEW_BEFORE_EXPIRY_S = 300.0
-
-
-class FrigateAuthConfig(GunwatchModel):
-    user: str | None = Field(None, description="Frigate user gunwatch logs in as (POST /api/login)")
-    password: SecretStr | None = Field(None, description="that user's password; write it as "
-                                       "${FRIGATE_PASSWORD} and set the variable in the environment file")
-    token: SecretStr | None = Field(None, description="instead of user/password: a JWT Frigate issued "
-                                    "(${FRIGATE_TOKEN}); it is not renewed, so it must outlive the service")
-
-    @model_validator(mode="after")
-    def one_way_to_log_in(self) -> "FrigateAuthConfig":
-        if self.token is not None and (self.user or self.password):
-            raise ValueError("set either token, or user and password, not both")
-        if self.token is None and not (self.user and self.password):
-            raise ValueError("set user and password (or token): Frigate's port 8971 needs a session")
-        return self
 
 
 class FrigateAuthError(requests.RequestException):

@@ -39,15 +39,16 @@ from typing import Any
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from ..decode import ImageRefused, decode_for_detection
-from ..domain import Frame
-from ..errors import GunwatchError, SourceError
-from ..model import InputSpec
-from ..registry import register
-from ..sources.base import FrameSink, SourceStatus, backoff_delays
-from ..untrusted import log_field, printable
+from ...decode import ImageRefused, decode_for_detection
+from ...domain import Frame
+from ...errors import GunwatchError, SourceError
+from ...model import InputSpec
+from ...registry import register
+from ...sources.base import FrameSink, SourceStatus, backoff_delays
+from ...untrusted import log_field, printable
 from .client import ZoneMinderClient, ZoneMinderUnavailable, redact
 from .config import ZoneMinderSourceConfig
+from .doctor import check
 from .formats import origin_of
 from .ledger import EventLedger
 from .write_back import ZoneMinderWriteBack
@@ -206,6 +207,7 @@ class _DiskWatch(FileSystemEventHandler):
 class ZoneMinderSource:
     delivery = "queue"
     Config = ZoneMinderSourceConfig
+    check = staticmethod(check)
 
     def __init__(self, config: ZoneMinderSourceConfig, spec: InputSpec, *,
                  event: tuple[int, int] | None = None, event_path: Path | None = None):

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from gunwatch.sources.frigate_api import FrigateApi, FrigateAuthConfig, FrigateTlsError
+from gunwatch.integrations.frigate.api import FrigateApi, FrigateTlsError
+from gunwatch.integrations.frigate.config import FrigateAuthConfig
 
 from ...conftest import need
 from ...support.fake_frigate import FakeFrigate

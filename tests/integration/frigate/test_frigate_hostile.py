@@ -14,7 +14,8 @@ import pytest
 
 from gunwatch.domain import BBox, Confirmation, Frame, Incident
 from gunwatch.model import InputSpec
-from gunwatch.sources.frigate import FrigateSource, FrigateSourceConfig, MqttConfig
+from gunwatch.integrations.frigate.config import FrigateSourceConfig, MqttConfig
+from gunwatch.integrations.frigate.source import FrigateSource
 
 from ...support.fake_frigate import FakeFrigate
 from ...support.hostile import encoded, json_deep

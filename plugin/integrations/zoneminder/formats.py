@@ -25,7 +25,7 @@ import json
 import re
 from typing import Any
 
-from ..domain import Detection
+from ...domain import Detection
 
 TAG = "[gunwatch]"
 ORIGIN_PREFIX = "zoneminder:"

@@ -1,1 +1,0 @@
-"""ZoneMinder adapter: API client, event source, write-back sink and zmeventnotification formats."""
