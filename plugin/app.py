@@ -25,6 +25,7 @@ from .regions.person import load_person_detector
 from .regions.stage import RegionDetector
 from .sinks.base import Sink
 from .sinks.incident_log import IncidentLog
+from .sinks.write_back import FILE_NAME as WRITE_BACK_FILE, WriteBackJournal
 from .sources.base import Source
 from .web.server import WebServer
 from .web.sink import ReviewSink
@@ -86,15 +87,28 @@ class App:
         return [registry.lookup("source", s.type)(s, spec) for s in self.config.sources]
 
     def init_sinks(self) -> list[Sink]:
-        # The incident log and the alert outbox come first: both are local writes, and an
-        # alert must not wait for a recorder's HTTP API. Sources that write back into their
-        # recorder bring their own sink.
+        # The incident log and the alert outbox come first: both are local writes. Recorder
+        # write-backs only file their writes there (their workers do them), so an alert never
+        # waits for a recorder's HTTP API.
         sinks: list[Sink] = [IncidentLog(self.config.state_dir / "incidents.jsonl"),
                              ReviewSink(self.config.state_dir, self.model.name)]
         if self.config.alerts.channels:
             self.alerts = AlertSink(self.config)
             sinks.append(self.alerts)
-        return sinks + [s.write_back for s in self.sources if hasattr(s, "write_back")]
+        self.write_backs = self.init_write_backs()
+        return sinks + self.write_backs
+
+    def write_back_journal(self) -> WriteBackJournal:
+        return WriteBackJournal(self.config.state_dir / WRITE_BACK_FILE)
+
+    def init_write_backs(self) -> list[Sink]:
+        """The write-back sink of each source whose plugin has one (`WriteBack`), fed by the
+        record of events the source shares (`source.events`), all filing into one journal."""
+        recorders = [source for source in self.sources if hasattr(type(source), "WriteBack")]
+        if not recorders:
+            return []
+        journal = self.write_back_journal()
+        return [type(source).WriteBack(source.config, source.events, journal) for source in recorders]
 
     def alert_metrics(self) -> list[GaugeMetricFamily]:
         if self.alerts is None:

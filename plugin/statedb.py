@@ -1,5 +1,6 @@
-"""The small SQLite files in which sources remember what they have analysed (ZoneMinder's event
-ledger, the folder journal): one way to open them, so both survive a kill -9 alike."""
+"""The small SQLite files in which gunwatch remembers what it has analysed and what it still has
+to write (ZoneMinder's event ledger, the folder journal, the write-back journal): one way to open
+them, so all survive a kill -9 alike."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from ..integrations.zoneminder.config import ZoneMinderSourceConfig
 from ..integrations.zoneminder.formats import hook_line
 from ..untrusted import log_field
 from ..integrations.zoneminder.source import ZoneMinderSource
+from ..sinks.write_back import WriteBackJournal
 from .options import add_config_options, config_from
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,11 @@ class _HookApp(App):
         self._zoneminder, self._event, self._event_path = zoneminder, event, event_path
         super().__init__(config)
 
+    def write_back_journal(self) -> WriteBackJournal:
+        # One event, written back before the hook exits: nothing to keep for a next start (and
+        # the hook may run as ZoneMinder's user, who cannot write the service's state_dir).
+        return WriteBackJournal(None)
+
     def init_sources(self) -> list:
         return [ZoneMinderSource(self._zoneminder, self.model.meta.input, event=self._event,
                                  event_path=self._event_path)]
@@ -137,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
             source.finished.wait(zoneminder.hook_max_s + zoneminder.timeout_s + 10)
         finally:
             app.stop()
-        result = source.write_back.result(args.event_id)
+        result = app.write_backs[0].result(args.event_id)
     finally:
         sys.stdout.flush()
         os.dup2(answer_fd, 1)

@@ -61,6 +61,10 @@ class FrigateSourceConfig(GunwatchModel):
     sub_label_retry_s: float = Field(20.0, ge=0, description="how long a sub label Frigate answers "
                                      "404 to is retried (the event is not written yet) before a "
                                      "Frigate event is created instead")
+    write_back_retry_s: float = Field(
+        86400.0, gt=0, description="how long sub labels and created events Frigate does not take "
+        "(down, restarting) are kept trying, seconds; they wait in state_dir/write-back.sqlite, "
+        "across restarts of gunwatch")
     publish_state: bool = Field(True, description="Home Assistant: MQTT discovery of a binary sensor "
                                 "per camera, gunwatch/<camera>/gun ON/OFF (retained), availability "
                                 "gunwatch/<mqtt.topic_prefix>/availability with a last will")

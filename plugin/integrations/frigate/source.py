@@ -27,7 +27,6 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import paho.mqtt.client as mqtt
@@ -44,6 +43,7 @@ from .api import FrigateApi, is_camera_error_picture
 from .config import FrigateSourceConfig
 from .doctor import check
 from .home_assistant import HomeAssistant
+from .events import FollowedEvent, FollowedEvents
 from .write_back import FrigateWriteBack
 
 log = logging.getLogger(__name__)
@@ -122,22 +122,11 @@ STATS_EVERY_S = 10.0
 MAX_EXPIRED_REMEMBERED = 10_000
 
 
-@dataclass
-class FollowedEvent:
-    """What the latest events message said about an event gunwatch analyses."""
-
-    camera: str
-    since: float                         # time.monotonic() when gunwatch began following it
-    box: list[float] | None              # x1, y1, x2, y2 in latest.jpg's pixels
-    sub_label: str | None
-    has_snapshot: bool
-    has_clip: bool
-
-
 @register("source", "frigate")
 class FrigateSource:
     delivery = "latest"
     Config = FrigateSourceConfig
+    WriteBack = FrigateWriteBack
     check = staticmethod(check)
 
     def __init__(self, config: FrigateSourceConfig, spec: InputSpec):
@@ -146,12 +135,10 @@ class FrigateSource:
         self.status = SourceStatus(self.name)
         self.api = FrigateApi(config.url, config.auth, config.timeout_s,
                               tls_verify=config.ca_file or config.tls_verify, public_url=config.public_url)
-        self._events: dict[str, FollowedEvent] = {}
         self._expired: OrderedDict[str, None] = OrderedDict()
         self._offline: dict[str, str] = {}   # camera -> why Frigate has no picture of it
         self._no_stream: set[str] = set()    # cameras /api/stats shows without frames
         self._stats_at = float("-inf")
-        self._lock = threading.Lock()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"gunwatch-{id(self)}")
         if config.mqtt.username:
             self.client.username_pw_set(config.mqtt.username,
@@ -163,7 +150,9 @@ class FrigateSource:
         self.home_assistant = (HomeAssistant(self.client, config.discovery_prefix, config.cameras,
                                              config.mqtt.topic_prefix)
                                if config.publish_state else None)
-        self.write_back = FrigateWriteBack(self)
+        # Shared with the write-back.
+        self.events = FollowedEvents(self.home_assistant)
+        self._events, self._lock = self.events.by_id, self.events.lock
 
     # MQTT side: which events are live
     def _on_connect(self, client, userdata, flags, reason, properties=None) -> None:
@@ -220,15 +209,6 @@ class FrigateSource:
             if self.home_assistant:
                 self.home_assistant.announce(camera)
 
-    def followed(self, camera: str) -> dict[str, FollowedEvent]:
-        """The camera's live events, newest last: the write-back picks the one holding the gun."""
-        with self._lock:
-            return {event_id: e for event_id, e in self._events.items() if e.camera == camera}
-
-    def followed_event(self, event_id: str) -> FollowedEvent | None:
-        with self._lock:
-            return self._events.get(event_id)
-
     # HTTP side: frames of the cameras with a live event
     def run(self, sink: FrameSink, stop: threading.Event) -> None:
         self.client.connect_async(self.config.mqtt.host, self.config.mqtt.port, keepalive=30)
@@ -247,7 +227,6 @@ class FrigateSource:
                         self.status.errors += 1
                         log.exception("source=%s camera=%s frame of event=%s failed", self.name,
                                       camera, event_id)
-                self.write_back.deliver_due()
                 stop.wait(max(0.02, period - (time.monotonic() - started)))
         finally:
             if self.home_assistant and self.client.is_connected():
@@ -320,7 +299,7 @@ class FrigateSource:
             log.info("source=%s camera=%s is back online", self.name, camera)
         captured = time.time()
         self.status.frame(captured)
-        followed = self.followed_event(event_id)
+        followed = self.events.followed_event(event_id)
         sink(Frame(camera=camera, image=image, at=captured, origin=f"frigate:{camera}:{event_id}",
                    scale=(sx, sy), event_id=event_id,
                    url=self.api.event_link(event_id, has_snapshot=bool(followed and followed.has_snapshot))))

@@ -14,7 +14,9 @@ Three ways a sub label got lost, and what is done about each:
 - From 0.16 face recognition writes sub labels too (frigate/data_processing/real_time/face.py).
   A sub label someone else set is never overwritten: the log says so, and the verdict goes into
   a created event instead.
-HTTP runs on the source's thread (deliver_due), never on the pipeline's.
+The writes are jobs of the write-back journal (sinks/write_back.py), done by a worker thread with
+a Frigate session of its own, never on the pipeline's thread; a Frigate that does not answer
+(down, restarting) is retried for `write_back_retry_s`, across restarts of gunwatch.
 """
 
 from __future__ import annotations
@@ -22,16 +24,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import requests
 
 from ...domain import BBox, Confirmation, Detection, Frame, Incident
+from ...sinks.write_back import Job, Later, RecorderUnavailable, WriteBackJournal, WriteBackWorker, WriteRefused
 from ...untrusted import log_field, masked_url, url_segment
-
-if TYPE_CHECKING:
-    from .source import FrigateSource
+from .api import FrigateApi
+from .config import FrigateSourceConfig
+from .events import FollowedEvents
 
 log = logging.getLogger(__name__)
 
@@ -53,131 +54,120 @@ def overlap(gun: BBox, frigate_box: list[float] | None) -> tuple[float, float]:
     return (inter / gun.area if gun.area else 0.0), (inter / union if union else 0.0)
 
 
-@dataclass
-class PendingWrite:
-    kind: str                  # "sub_label" (on event_id) or "create" (a Frigate event)
-    incident: Incident
-    event_id: str | None
-    first_try: float           # time.monotonic()
-    due: float
-
-
 class FrigateWriteBack:
     """The sink half of the Frigate adapter: sub label or created event, Home Assistant state."""
 
     name = "frigate_write_back"
 
-    def __init__(self, source: FrigateSource):
-        self.source = source
-        self._pending: list[PendingWrite] = []
-        self._created: set[str] = set()          # incidents with a Frigate event of their own
+    def __init__(self, config: FrigateSourceConfig, events: FollowedEvents, journal: WriteBackJournal):
+        self.config, self.events, self.journal = config, events, journal
+        self.api = FrigateApi(config.url, config.auth, config.timeout_s,
+                              tls_verify=config.ca_file or config.tls_verify)
+        self.recorder = f"frigate:{masked_url(config.url)}"
         self._labelled: dict[str, float] = {}    # event id -> score gunwatch wrote on it
         self._lock = threading.Lock()
+        self.worker = WriteBackWorker(journal, self.recorder, self._deliver, config.write_back_retry_s,
+                                      shown=masked_url)
 
+    # ------------------------------------------------------------ sink (the pipeline's thread)
     def handle(self, frame: Frame, detections: list[Detection], confirmations: list[Confirmation]) -> None:
         if not frame.origin.startswith("frigate:"):
             return
-        config = self.source.config
         for c in confirmations:
             incident = c.incident
-            if self.source.home_assistant and c.kind in ("opened", "updated", "closed"):
-                self.source.home_assistant.gun(incident.camera, c.kind != "closed")
+            if self.events.home_assistant and c.kind in ("opened", "updated", "closed"):
+                self.events.home_assistant.gun(incident.camera, c.kind != "closed")
             if c.kind not in ("opened", "updated"):
                 continue
             event_id = self.event_holding(incident, frame.event_id)
-            if config.sub_label and event_id:
-                self._queue("sub_label", incident, event_id)
-            if c.kind == "opened" and config.create_event:
-                self._queue("create", incident, None)
+            if self.config.sub_label and event_id:
+                with self._lock:
+                    done = self._labelled.get(event_id, -1.0) >= incident.confidence
+                if not done:
+                    self._file("sub_label", f"sub_label:{event_id}", incident, event_id)
+            if c.kind == "opened" and self.config.create_event:
+                self._file("create", f"create:{incident.id}", incident, None)
+        self.worker.wake()
 
     def event_holding(self, incident: Incident, newest: str | None) -> str | None:
         """The camera's live event whose box holds the incident's box; the newest event when no
         box overlaps it (Frigate has not sent one yet)."""
-        followed = self.source.followed(incident.camera)
+        followed = self.events.followed(incident.camera)
         scored = [(overlap(incident.box, event.box), event_id) for event_id, event in followed.items()]
         best = max(scored, default=None, key=lambda pair: pair[0])
         if best and best[0][0] > 0:
             return best[1]
         return newest
 
-    def _queue(self, kind: str, incident: Incident, event_id: str | None) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for pending in self._pending:
-                if pending.kind == kind and pending.event_id == event_id and pending.incident.id == incident.id:
-                    pending.incident = incident  # a later sighting: the newer confidence
-                    return
-            if kind == "sub_label" and self._labelled.get(event_id, -1.0) >= incident.confidence:
-                return
-            if kind == "create" and incident.id in self._created:
-                return
-            self._pending.append(PendingWrite(kind, incident, event_id, now, now))
+    def _file(self, kind: str, key: str, incident: Incident, event_id: str | None) -> None:
+        if kind == "create" and self.journal.state(self.recorder, key) == "done":
+            return   # one created event per incident
+        self.journal.put(self.recorder, kind, key, {
+            "event_id": event_id, "incident": incident.id, "camera": incident.camera,
+            "label": incident.label, "confidence": incident.confidence})
 
-    def deliver_due(self) -> None:
-        now = time.monotonic()
-        with self._lock:
-            due = [p for p in self._pending if p.due <= now]
-            self._pending = [p for p in self._pending if p.due > now]
-        for pending in due:
-            if pending.kind == "sub_label":
-                self._set_sub_label(pending)
-            else:
-                self._create_event(pending)
+    def close(self) -> None:
+        self.worker.close()
 
-    def _later(self, pending: PendingWrite) -> None:
-        waited = time.monotonic() - pending.first_try
-        pending.due = time.monotonic() + min(LONGEST_RETRY_GAP_S, max(0.5, waited))
-        with self._lock:
-            self._pending.append(pending)
+    # ------------------------------------------------------------ the worker's thread
+    def _deliver(self, job: Job) -> Later | None:
+        if job.kind == "sub_label":
+            return self._set_sub_label(job)
+        return self._create_event(job)
 
-    def _set_sub_label(self, pending: PendingWrite) -> None:
-        incident, event_id = pending.incident, pending.event_id
-        followed = self.source.followed_event(event_id)
-        theirs = followed.sub_label if followed and followed.sub_label != incident.label else None
+    def _set_sub_label(self, job: Job) -> Later | None:
+        p = job.payload
+        event_id = p["event_id"]
+        followed = self.events.followed_event(event_id)
+        theirs = followed.sub_label if followed and followed.sub_label != p["label"] else None
         if theirs:
             log.info("frigate event=%s already has the sub label %s from another source (face "
                      "recognition or an integration): left as it is; the gun goes into a Frigate "
                      "event of its own", event_id, log_field(theirs))
-            return self._queue("create", incident, None)
-        score = round(min(max(incident.confidence, 0.001), 1.0), 3)  # Frigate wants 0 < score <= 1
+            self._file_create(p)
+            return None
+        score = round(min(max(p["confidence"], 0.001), 1.0), 3)  # Frigate wants 0 < score <= 1
         answer, why = self._post(f"events/{url_segment(event_id)}/sub_label",
-                                 {"subLabel": incident.label, "subLabelScore": score})
+                                 {"subLabel": p["label"], "subLabelScore": score})
         if answer == 200:
-            self._labelled[event_id] = incident.confidence
-            log.info("frigate event=%s sub label set to %s (%.2f)", event_id, incident.label, score)
-            return
-        if answer is None or answer == 404 or answer >= 500:
-            if time.monotonic() - pending.first_try < self.source.config.sub_label_retry_s:
-                return self._later(pending)
+            with self._lock:
+                self._labelled[event_id] = p["confidence"]
+            log.info("frigate event=%s sub label set to %s (%.2f)", event_id, p["label"], score)
+            return None
+        if answer == 404:
+            waited = time.time() - job.created_at
+            if waited < self.config.sub_label_retry_s:
+                return Later(min(LONGEST_RETRY_GAP_S, max(0.5, waited)), why)
             log.warning("frigate event=%s: no sub label after %.0f s (%s; Frigate 0.14 and 0.15 keep "
                         "an event only once it has a snapshot or a clip): a Frigate event is "
-                        "created instead", event_id, self.source.config.sub_label_retry_s, why)
-            return self._queue("create", incident, None)
-        log.error("frigate event=%s: the sub label was refused (%s)", event_id, why)
+                        "created instead", event_id, self.config.sub_label_retry_s, why)
+            self._file_create(p)
+            return None
+        raise WriteRefused(f"frigate event={event_id}: the sub label was refused ({why})")
 
-    def _create_event(self, pending: PendingWrite) -> None:
-        incident = pending.incident
-        path = f"events/{url_segment(incident.camera)}/{url_segment(incident.label)}/create"
+    def _file_create(self, payload: dict) -> None:
+        self.journal.put(self.recorder, "create", f"create:{payload['incident']}", payload)
+        self.worker.wake()
+
+    def _create_event(self, job: Job) -> None:
+        p = job.payload
+        path = f"events/{url_segment(p['camera'])}/{url_segment(p['label'])}/create"
         answer, why = self._post(path, {"sub_label": CREATED_EVENT_SUB_LABEL,
-                                        "score": round(incident.confidence, 3),
+                                        "score": round(p["confidence"], 3),
                                         "duration": CREATED_EVENT_DURATION_S, "include_recording": True})
-        if answer == 200:
-            self._created.add(incident.id)
-            log.info("frigate camera=%s: event %s created for incident %s", incident.camera,
-                     incident.label, incident.id)
-        elif answer is None and time.monotonic() - pending.first_try < self.source.config.sub_label_retry_s:
-            self._later(pending)
-        else:
-            log.error("frigate camera=%s: creating the gun event failed (%s); the incident is still "
-                      "in the incident log and the alerts", incident.camera, why)
+        if answer != 200:
+            raise WriteRefused(f"frigate camera={p['camera']}: creating the gun event failed ({why}); "
+                               "the incident is still in the incident log and the alerts")
+        log.info("frigate camera=%s: event %s created for incident %s", p["camera"], p["label"], p["incident"])
 
-    def _post(self, path: str, body: dict) -> tuple[int | None, str]:
-        """Frigate's status code (None when it could not be reached) and a loggable reason."""
+    def _post(self, path: str, body: dict) -> tuple[int, str]:
+        """Frigate's status code and a loggable reason; RecorderUnavailable when Frigate did not
+        answer, or answered as a server that is starting or failing (5xx)."""
         try:
-            response = self.source.api.request("POST", path, json=body)
+            response = self.api.request("POST", path, json=body)
         except requests.RequestException as exc:
-            return None, masked_url(str(exc))
-        return response.status_code, f"HTTP {response.status_code}: {log_field(response.text[:200])}"
-
-    def close(self) -> None:
-        pass
+            raise RecorderUnavailable(masked_url(str(exc))) from None
+        why = f"HTTP {response.status_code}: {log_field(response.text[:200])}"
+        if response.status_code >= 500:
+            raise RecorderUnavailable(why)
+        return response.status_code, why

@@ -62,6 +62,10 @@ class ZoneMinderSourceConfig(GunwatchModel):
         "off", description="on a confirmed gun, force the monitor into alarm so it keeps "
         "recording: through the API (needs Edit monitors) or zmtrigger (tcp, OPT_TRIGGERS)")
     alarm_s: float = Field(30.0, gt=0, description="how long the forced alarm lasts, seconds")
+    write_back_retry_s: float = Field(
+        86400.0, gt=0, description="how long notes, objdetect.jpg and alarms ZoneMinder does not take "
+        "(down, restarting) are kept trying, seconds; they wait in state_dir/write-back.sqlite, "
+        "across restarts of gunwatch")
     zmtrigger_port: int = Field(6802, gt=0, lt=65536, description="zmtrigger.pl's TCP port")
     hook_max_s: float = Field(20.0, gt=0, description="`gunwatch zm-hook`: follow an event that "
                               "is still recording for at most this long before answering")

@@ -50,6 +50,7 @@ from .client import ZoneMinderClient, ZoneMinderUnavailable, redact
 from .config import ZoneMinderSourceConfig
 from .doctor import check
 from .formats import origin_of
+from .events import FollowedEvents
 from .ledger import EventLedger
 from .write_back import ZoneMinderWriteBack
 
@@ -117,7 +118,6 @@ class TrackedEvent:
     timed_out: set[str] = field(default_factory=set)
     misses: dict[str, tuple[int, float]] = field(default_factory=dict)  # API 404s: count, last
     frame_count: int = 0
-    gun: bool = False
     followed_at: float = field(default_factory=time.monotonic)
     last_news: float = field(default_factory=time.monotonic)
     last_api_check: float = 0.0
@@ -207,6 +207,7 @@ class _DiskWatch(FileSystemEventHandler):
 class ZoneMinderSource:
     delivery = "queue"
     Config = ZoneMinderSourceConfig
+    WriteBack = ZoneMinderWriteBack
     check = staticmethod(check)
 
     def __init__(self, config: ZoneMinderSourceConfig, spec: InputSpec, *,
@@ -224,12 +225,13 @@ class ZoneMinderSource:
             raise SourceError(f"zoneminder: cannot open state_file {config.state_file} ({exc}); "
                               "set state_file to a writable path under state_dir") from exc
         self.finished = threading.Event()   # hook mode: the event has been dealt with
-        self.write_back = ZoneMinderWriteBack(self)
+        # Shared with the write-back: the frames it may draw on, and which events have a gun.
+        self.events = FollowedEvents()
+        self.events.on_gun = lambda event_id: self._wake.set()
         self._events: dict[int, TrackedEvent] = {}
         self._monitors: dict[int, str] = {}     # followed monitors: id -> name
         self._lock = threading.RLock()
         self._wake = threading.Event()
-        self._raw: dict[tuple[int, str], bytes] = {}
         self._disk_news: list[tuple[int, int, Path]] = []
         self._api_cursor = 0                    # newest event id the API listing has shown
         self._start_cursor = 0                  # the newest event id when following began
@@ -238,28 +240,9 @@ class ZoneMinderSource:
         self._watch: _DiskWatch | None = None
         self._sink: FrameSink | None = None
 
-    # ------------------------------------------------------------ shared with the write-back
     def followed_monitors(self) -> set[int]:
         with self._lock:
             return set(self._monitors)
-
-    def raw_frame(self, event_id: int, frame: str) -> bytes | None:
-        with self._lock:
-            return self._raw.get((event_id, frame))
-
-    def event_info(self, event_id: int) -> tuple[int, Path | None] | None:
-        """(monitor id, event folder) of an event being followed."""
-        with self._lock:
-            ev = self._events.get(event_id)
-            return (ev.monitor_id, ev.path) if ev else None
-
-    def gun_found(self, event_id: int) -> None:
-        """The write-back saw a confirmed gun in this event: no need to look further."""
-        with self._lock:
-            ev = self._events.get(event_id)
-            if ev:
-                ev.gun = True
-        self._wake.set()
 
     def disk_news(self, event_id: int, monitor_id: int, path: Path) -> None:
         with self._lock:
@@ -476,6 +459,7 @@ class ZoneMinderSource:
             if event_id in self._events:
                 return None
             self._events[event_id] = ev
+        self.events.follow(event_id, monitor_id, path)
         log.info("event=%s camera=%s: following (frames from %s%s)", event_id, camera,
                  "disk" if use_disk else "the API", f", resuming after {len(done)} frames" if done else "")
         self._wake.set()
@@ -497,6 +481,7 @@ class ZoneMinderSource:
         ev.api_frames = {int(f["FrameId"]): float(f.get("Delta") or 0) for f in frames}
         if ev.path is None and event.get("FileSystemPath"):
             ev.path = Path(event["FileSystemPath"])
+            self.events.found_folder(ev.id, ev.path)
         # ZoneMinder says it is still recording: not quiet, however slow the frames come.
         if ev.open or was_open != ev.open:
             ev.last_news = time.monotonic()
@@ -513,14 +498,14 @@ class ZoneMinderSource:
             if lost in ev.timed_out:
                 ev.done.add(lost)
             ev.timed_out.add(lost)
+            self.events.forget_frame(ev.id, lost)
             with self._lock:
-                self._raw.pop((ev.id, lost), None)
                 ev.in_flight = None
         reason = None
         limit = self.config.hook_max_s if self.only_event else self.config.max_event_s
         if ev.deleted:
             reason = "deleted in ZoneMinder"
-        elif ev.gun:
+        elif self.events.has_gun(ev.id):
             reason = "gun confirmed"
         elif ev.analysed >= self.config.frames_per_event:
             reason = "frame budget spent"
@@ -540,13 +525,12 @@ class ZoneMinderSource:
             self._finish(ev, reason)
 
     def _finish(self, ev: TrackedEvent, reason: str) -> None:
+        gun = self.events.has_gun(ev.id)
         with self._lock:
             self._events.pop(ev.id, None)
-            for key in [k for k in self._raw if k[0] == ev.id]:
-                del self._raw[key]
-        self.ledger.finish(ev.id, reason, ev.gun)
+        self.events.drop(ev.id)
+        self.ledger.finish(ev.id, reason, gun)
         log.info("event=%s camera=%s: done after %d frames (%s)", ev.id, ev.camera, ev.analysed, reason)
-        self.write_back.event_finished(ev.id)
         if self.only_event:
             self.finished.set()
 
@@ -693,8 +677,8 @@ class ZoneMinderSource:
         return None
 
     def _send(self, ev: TrackedEvent, key: str, data: bytes, image, scale: tuple[float, float], at: float) -> None:
+        self.events.keep_frame(ev.id, key, data)
         with self._lock:
-            self._raw[(ev.id, key)] = data
             ev.in_flight, ev.in_flight_since = key, time.monotonic()
         log.debug("event=%s camera=%s: analysing frame %s", ev.id, ev.camera, key)
         self.status.frame(at)
@@ -705,8 +689,8 @@ class ZoneMinderSource:
 
     def _acknowledged(self, event_id: int, key: str) -> None:
         """The pipeline is done with this frame (detection, confirmation, sinks)."""
+        self.events.forget_frame(event_id, key)
         with self._lock:
-            self._raw.pop((event_id, key), None)
             ev = self._events.get(event_id)
             if ev is not None and ev.in_flight == key:
                 ev.in_flight = None

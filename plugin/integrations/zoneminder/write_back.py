@@ -5,13 +5,14 @@ An event is marked when one of its frames shows the gun while the camera has a c
 incident (opened or updated, not yet closed): the incident may have been confirmed on frames of
 this event or, seconds before, of the previous one. What is written is the event's best frame so
 far (its most confident detection), not necessarily the frame that completed the confirmation.
-HTTP and file writes run in a worker thread so the detector never waits for ZoneMinder; while
-ZoneMinder is down they are retried.
+The writes are jobs of the write-back journal (sinks/write_back.py): a worker thread does them, so
+the detector never waits for ZoneMinder, and they wait out a ZoneMinder (or a gunwatch) that is
+down; a forced alarm's end is a job too, so a restart cannot leave ZoneMinder recording.
 
 ZoneMinder rewrites an event's Notes while it records whenever the set of alarm causes changes
 (a new Modect zone, a zmtrigger or API alarm, gunwatch's own included), dropping what others
-wrote. So a marked event is watched until ZoneMinder closes it, and the notes are checked (and
-written again if needed) then.
+wrote. So the notes job comes back every CLOSE_CHECK_S until ZoneMinder closes the event, and
+writes the notes again when they were dropped.
 """
 
 from __future__ import annotations
@@ -19,35 +20,31 @@ from __future__ import annotations
 import json
 import logging
 import os
-import queue
 import socket
 import threading
-import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
 
 import cv2
 import numpy as np
 
 from ... import annotate
-from ...domain import Confirmation, Detection, Frame, Incident
+from ...domain import BBox, Confirmation, Detection, Frame, Incident
 from ...errors import GunwatchError
-from ...sources.base import backoff_delays
-from .client import ZoneMinderUnavailable, redact
+from ...sinks.write_back import Job, Later, RecorderUnavailable, WriteBackJournal, WriteBackWorker
+from .client import ZoneMinderClient, ZoneMinderUnavailable, redact
+from .config import ZoneMinderSourceConfig
+from .events import FollowedEvents
 from .formats import best_per_label, has_our_notes, merge_notes, objects_json, parse_origin
-
-if TYPE_CHECKING:
-    from .source import ZoneMinderSource
 
 log = logging.getLogger(__name__)
 
-# How long a write-back keeps being retried while ZoneMinder does not answer.
-RETRY_FOR_S = 600.0
-# How often a marked event still recording is looked at, to check its notes once it closes.
+# How often the notes of a marked event still recording are looked at.
 CLOSE_CHECK_S = 2.0
-# Results kept for `result()` and the close check; older ones are of finished events.
+# Results kept for `result()` (the hook's answer) and best frames kept of events in progress.
 KEEP_RESULTS = 1000
+KEEP_CANDIDATES = 64
 
 
 @dataclass(frozen=True)
@@ -68,6 +65,19 @@ class EventResult:
         """`gun 93%`: the best detection of each label."""
         return " ".join(d.summary for d in best_per_label(list(self.detections)))
 
+    def to_dict(self) -> dict:
+        """As a write-back job's payload (JSON)."""
+        return {"event_id": self.event_id, "monitor_id": self.monitor_id, "camera": self.camera,
+                "frame": self.frame, "detections": [d.to_dict() for d in self.detections],
+                "width": self.width, "height": self.height,
+                "folder": str(self.folder) if self.folder else None}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EventResult:
+        detections = tuple(Detection(d["label"], d["confidence"], BBox(*d["box"])) for d in data["detections"])
+        return cls(data["event_id"], data["monitor_id"], data["camera"], data["frame"], detections,
+                   data["width"], data["height"], Path(data["folder"]) if data["folder"] else None)
+
 
 @dataclass(frozen=True)
 class _Candidate:
@@ -81,35 +91,25 @@ class _Candidate:
     height: int
 
 
-@dataclass
-class _Task:
-    what: str
-    event_id: int
-    run: Callable[[], None]
-    first_try: float
-
-
 class ZoneMinderWriteBack:
     name = "zoneminder_write_back"
 
-    def __init__(self, source: ZoneMinderSource):
-        self.source = source
-        self.config, self.client = source.config, source.client
+    def __init__(self, config: ZoneMinderSourceConfig, events: FollowedEvents, journal: WriteBackJournal):
+        self.config, self.events, self.journal = config, events, journal
+        self.client = ZoneMinderClient(config)
+        self.recorder = f"zoneminder:{redact(config.portal)}"
         self._open: dict[str, Incident] = {}          # camera -> its confirmed, open incident
-        self._results: dict[int, EventResult] = {}
-        self._best: dict[int, _Candidate] = {}        # event id -> best frame, until marked
+        self._results: OrderedDict[int, EventResult] = OrderedDict()
+        self._best: OrderedDict[int, _Candidate] = OrderedDict()   # event id -> best frame, until marked
         self._lock = threading.Lock()
-        self._tasks: queue.Queue[_Task | None] = queue.Queue()
-        self._alarm_off: dict[int, threading.Timer] = {}
-        self._recording: dict[int, float] = {}        # marked event -> when to look at it again
-        self._worker = threading.Thread(target=self._work, name="zoneminder-write-back", daemon=True)
-        self._worker.start()
+        self.worker = WriteBackWorker(journal, self.recorder, self._deliver, self.config.write_back_retry_s,
+                                      shown=redact)
 
     def result(self, event_id: int) -> EventResult | None:
         with self._lock:
             return self._results.get(event_id)
 
-    # ------------------------------------------------------------ sink
+    # ------------------------------------------------------------ sink (the pipeline's thread)
     def handle(self, frame: Frame, detections: list[Detection], confirmations: list[Confirmation]) -> None:
         parsed = parse_origin(frame.origin)
         if parsed is None:
@@ -122,6 +122,9 @@ class ZoneMinderWriteBack:
                 self._open.pop(c.incident.camera, None)
         if not detections:
             return
+        where = self.events.where(event_id)
+        if where is None:
+            return     # the source is done with the event (finished or deleted)
         with self._lock:
             if event_id in self._results:
                 return
@@ -131,124 +134,72 @@ class ZoneMinderWriteBack:
                 height, width = frame.image.shape[:2]
                 sx, sy = frame.scale
                 best = self._best[event_id] = _Candidate(
-                    confidence, key, tuple(detections), self.source.raw_frame(event_id, key),
+                    confidence, key, tuple(detections), self.events.frame(event_id, key),
                     round(width * sx), round(height * sy))
+                while len(self._best) > KEEP_CANDIDATES:
+                    self._best.popitem(last=False)
         if frame.camera not in self._open:
             return
-        info = self.source.event_info(event_id)
-        if info is None:
-            return     # the event was finished meanwhile (deleted)
-        monitor_id, folder = info
+        monitor_id, folder = where
         result = EventResult(event_id, monitor_id, frame.camera, best.frame, best.detections,
                              best.width, best.height, folder)
         with self._lock:
             self._results[event_id] = result
             self._best.pop(event_id, None)
             while len(self._results) > KEEP_RESULTS:
-                del self._results[next(iter(self._results))]
-        self.source.gun_found(event_id)
+                self._results.popitem(last=False)
+        self.events.gun_found(event_id)
         log.info("event=%s camera=%s: %s (best in frame %s)", event_id, frame.camera, result.summary,
                  best.frame)
-        raw = best.raw
+        payload = result.to_dict()
         # Local files first: they need no answer from ZoneMinder's web server.
-        if self.config.objdetect and raw is not None:
-            self._queue("objdetect.jpg", event_id, lambda: self._write_objdetect(result, raw))
+        if self.config.objdetect and best.raw is not None:
+            self.journal.put(self.recorder, "objdetect", f"objdetect:{event_id}", payload, best.raw)
         if self.config.notes:
-            self._queue("notes", event_id, lambda: self._write_notes(result))
-            self._recording[event_id] = time.monotonic() + CLOSE_CHECK_S
+            self.journal.put(self.recorder, "notes", f"notes:{event_id}", payload)
         if self.config.alarm != "off":
-            self._queue("alarm", event_id, lambda: self._raise_alarm(result))
-
-    def event_finished(self, event_id: int) -> None:
-        """The source is done with the event: its best frame need not be kept."""
-        with self._lock:
-            self._best.pop(event_id, None)
+            self.journal.put(self.recorder, "alarm", f"alarm:{monitor_id}", payload)
+        self.worker.wake()
 
     def close(self) -> None:
-        self._tasks.put(None)
-        self._worker.join(timeout=30)
-        for monitor_id, timer in list(self._alarm_off.items()):
-            timer.cancel()
-            self._alarm(monitor_id, on=False)
+        self.worker.close()
+        self.cancel_alarms()
 
-    # ------------------------------------------------------------ worker
-    def _queue(self, what: str, event_id: int, run: Callable[[], None]) -> None:
-        self._tasks.put(_Task(what, event_id, run, time.monotonic()))
-
-    def _work(self) -> None:
-        closing = False
-        while True:
-            try:
-                task = self._tasks.get(timeout=0.5 if closing else CLOSE_CHECK_S)
-            except queue.Empty:
-                if closing:
-                    # Shutting down: last look at the events still recording.
-                    self._check_recording(final=True)
-                    return
-                self._check_recording(final=False)
-                continue
-            if task is None:
-                closing = True
-                continue
-            self._run(task, closing)
-            self._check_recording(final=False)
-
-    def _check_recording(self, final: bool) -> None:
-        now = time.monotonic()
-        for event_id, due in list(self._recording.items()):
-            if not final and now < due:
-                continue
-            result = self.result(event_id)
-            try:
-                data = self.client.event(event_id)
-                if result is None or data is None:
-                    self._recording.pop(event_id, None)
-                    continue
-                if data.get("Event", {}).get("EndDateTime") or final:
-                    self._recording.pop(event_id, None)
-                    self._write_notes(result)
-                else:
-                    self._recording[event_id] = now + CLOSE_CHECK_S
-            except GunwatchError as exc:
-                self._recording[event_id] = now + CLOSE_CHECK_S
-                if final:
-                    log.warning("event=%s: notes not checked after the event closed (%s)", event_id,
-                                redact(str(exc)))
-                    self._recording.pop(event_id, None)
-
-    def _run(self, task: _Task, closing: bool) -> None:
-        delays = backoff_delays(1.0, 30.0)
-        while True:
-            try:
-                task.run()
-                return
-            except ZoneMinderUnavailable as exc:
-                waited = time.monotonic() - task.first_try
-                if closing or waited > RETRY_FOR_S:
-                    log.error("event=%s: %s not written back to ZoneMinder (%s); the incident "
-                              "is still in incidents.jsonl", task.event_id, task.what, redact(str(exc)))
-                    return
-                log.warning("event=%s: ZoneMinder unavailable for %s (%s); retrying",
-                            task.event_id, task.what, redact(str(exc)))
-                time.sleep(next(delays))
-            except (GunwatchError, OSError) as exc:
-                log.error("event=%s: %s failed: %s", task.event_id, task.what, redact(str(exc)))
-                return
+    # ------------------------------------------------------------ the worker's thread
+    def _deliver(self, job: Job) -> Later | None:
+        try:
+            if job.kind == "alarm_off":
+                self.client.alarm(job.payload["monitor_id"], False)
+                log.info("monitor=%s: forced alarm cancelled", job.payload["monitor_id"])
+                return None
+            result = EventResult.from_dict(job.payload)
+            if job.kind == "objdetect":
+                self._write_objdetect(result, job.blob or b"")
+            elif job.kind == "notes":
+                return self._write_notes(result)
+            elif job.kind == "alarm":
+                self._raise_alarm(result)
+            return None
+        except ZoneMinderUnavailable as exc:
+            raise RecorderUnavailable(str(exc)) from None
 
     # ------------------------------------------------------------ the writes
-    def _write_notes(self, result: EventResult) -> None:
+    def _write_notes(self, result: EventResult) -> Later | None:
         data = self.client.event(result.event_id)
         if data is None:
             log.info("event=%s was deleted before its notes could be written", result.event_id)
-            return
-        before = data.get("Event", {}).get("Notes") or ""
+            return None
+        event = data.get("Event", {})
+        before = event.get("Notes") or ""
         after = merge_notes(before, list(result.detections))
-        if has_our_notes(before) and before == after:
-            return
-        if not self.client.update_notes(result.event_id, after):
-            log.info("event=%s was deleted before its notes could be written", result.event_id)
-            return
-        log.info("event=%s: notes %r", result.event_id, after)
+        if not (has_our_notes(before) and before == after):
+            if not self.client.update_notes(result.event_id, after):
+                log.info("event=%s was deleted before its notes could be written", result.event_id)
+                return None
+            log.info("event=%s: notes %r", result.event_id, after)
+        if event.get("EndDateTime"):
+            return None
+        return Later(CLOSE_CHECK_S, "still recording: notes checked again when it closes")
 
     def _write_objdetect(self, result: EventResult, raw: bytes) -> None:
         folder = result.folder
@@ -283,28 +234,24 @@ class ZoneMinderWriteBack:
                 raise ZoneMinderUnavailable(f"zmtrigger {host}:{self.config.zmtrigger_port}: {exc}") from None
             log.info("monitor=%s: alarm for %.0f s through zmtrigger", result.monitor_id, seconds)
             return
-        self._alarm(result.monitor_id, on=True)
-        previous = self._alarm_off.pop(result.monitor_id, None)
-        if previous:
-            previous.cancel()
-        timer = threading.Timer(seconds, self._alarm_timeout, args=(result.monitor_id,))
-        timer.daemon = True
-        self._alarm_off[result.monitor_id] = timer
-        timer.start()
+        self.client.alarm(result.monitor_id, True)
+        # A later gun on the same monitor pushes the end back.
+        self.journal.put(self.recorder, "alarm_off", f"alarm_off:{result.monitor_id}",
+                         {"monitor_id": result.monitor_id}, delay_s=seconds, reschedule=True)
+        self.worker.wake()
         log.info("monitor=%s: alarm for %.0f s through the API", result.monitor_id, seconds)
 
-    def _alarm_timeout(self, monitor_id: int) -> None:
-        self._alarm_off.pop(monitor_id, None)
-        self._alarm(monitor_id, on=False)
-
-    def _alarm(self, monitor_id: int, on: bool) -> None:
-        try:
-            self.client.alarm(monitor_id, on)
-        except GunwatchError as exc:
-            if on:
-                raise
-            log.error("monitor=%s: could not cancel the forced alarm (%s); ZoneMinder keeps "
-                      "recording until it is cancelled", monitor_id, redact(str(exc)))
+    def cancel_alarms(self) -> None:
+        """Stopping: an alarm gunwatch forced must not outlive it (ZoneMinder would record until
+        someone cancels it); one ZoneMinder does not take now stays filed for the next start."""
+        for job in self.journal.pending(self.recorder):
+            if job.kind == "alarm_off":
+                try:
+                    self.client.alarm(job.payload["monitor_id"], False)
+                    self.journal.finish(job, "done")
+                except GunwatchError as exc:
+                    log.error("monitor=%s: could not cancel the forced alarm (%s); ZoneMinder keeps "
+                              "recording until it is cancelled", job.payload["monitor_id"], redact(str(exc)))
 
 
 def _write_beside(folder: Path, name: str, data: bytes) -> None:

@@ -20,11 +20,13 @@ from gunwatch.model import InputSpec
 from gunwatch.integrations.frigate.api import FrigateApi, FrigateAuthError
 from gunwatch.integrations.frigate.config import FrigateAuthConfig, FrigateSourceConfig, MqttConfig
 from gunwatch.integrations.frigate.source import FrigateSource
+from gunwatch.integrations.frigate.write_back import FrigateWriteBack
+from gunwatch.sinks.write_back import WriteBackJournal
 
 from ...support.fake_frigate import FakeFrigate, TrackedEvent
 from ...support.hostile import encoded
 from ...support.wait import wait_for
-from .test_folder import Collected
+from ..sources.test_folder import Collected
 from .test_frigate import broker  # noqa: F401 (broker is a fixture)
 
 pytestmark = pytest.mark.mqtt
@@ -68,6 +70,11 @@ def running(broker):  # noqa: F811
     for stop, thread in started:
         stop.set()
         thread.join(timeout=10)
+
+
+def write_back_of(source: FrigateSource, **overrides) -> FrigateWriteBack:
+    """The write-back `gunwatch run` builds beside the source (its journal in memory here)."""
+    return FrigateWriteBack(source.config.model_copy(update=overrides), source.events, WriteBackJournal(None))
 
 
 def gun(camera: str = "driveway", box: BBox = BBox(320, 320, 40, 40), confidence: float = 0.9,
@@ -184,7 +191,7 @@ def test_014_event_without_snapshot_or_clip_gets_a_created_event(running, caplog
     with FakeFrigate(version="0.14.1", auth=True) as frigate:
         frigate.tracked["1700000000.1-aaaaaa"] = TrackedEvent("driveway")  # neither snapshot nor clip
         source, _ = running(source_config(frigate))
-        source.write_back.handle(frame_of("1700000000.1-aaaaaa"), [], [Confirmation("opened", gun())])
+        write_back_of(source).handle(frame_of("1700000000.1-aaaaaa"), [], [Confirmation("opened", gun())])
         assert wait_for(lambda: frigate.created), frigate.answers
         assert set(frigate.answered("/sub_label")) == {404}
         (created,) = frigate.created.values()
@@ -196,7 +203,7 @@ def test_404_retried_until_frigate_writes_the_event(running):
     with FakeFrigate(version="0.15.2") as frigate:
         event = frigate.tracked["1700000000.1-aaaaaa"] = TrackedEvent("driveway")
         source, _ = running(source_config(frigate, sub_label_retry_s=30))
-        source.write_back.handle(frame_of("1700000000.1-aaaaaa"), [], [Confirmation("opened", gun())])
+        write_back_of(source).handle(frame_of("1700000000.1-aaaaaa"), [], [Confirmation("opened", gun())])
         assert wait_for(lambda: 404 in frigate.answered("/sub_label"))
         event.has_snapshot = True  # Frigate saves the snapshot: now the event is in its database
         assert wait_for(lambda: event.sub_label is not None)
@@ -207,7 +214,7 @@ def test_016_finds_an_event_that_is_still_tracked(running):
     with FakeFrigate(version="0.16.4") as frigate:
         event = frigate.tracked["1700000000.1-aaaaaa"] = TrackedEvent("driveway")
         source, _ = running(source_config(frigate))
-        source.write_back.handle(frame_of("1700000000.1-aaaaaa"), [], [Confirmation("opened", gun())])
+        write_back_of(source).handle(frame_of("1700000000.1-aaaaaa"), [], [Confirmation("opened", gun())])
         assert wait_for(lambda: event.sub_label is not None)
         assert frigate.answered("/sub_label") == [200] and not frigate.created
 
@@ -225,9 +232,9 @@ def test_sub_label_goes_to_the_person_holding_the_gun(broker, running, gun_box, 
         topic = f"{source.config.mqtt.topic_prefix}/events"
         client.publish(topic, message("new", "1700000000.1-aaaaaa", box=[0, 0, 100, 100]), qos=1)
         client.publish(topic, message("new", "1700000000.2-bbbbbb", box=[300, 300, 500, 500]), qos=1)
-        assert wait_for(lambda: len(source.followed("driveway")) == 2)
+        assert wait_for(lambda: len(source.events.followed("driveway")) == 2)
         newest = "1700000000.2-bbbbbb"
-        source.write_back.handle(frame_of(newest), [], [Confirmation("opened", gun(box=gun_box))])
+        write_back_of(source).handle(frame_of(newest), [], [Confirmation("opened", gun(box=gun_box))])
         assert wait_for(lambda: any(e.sub_label for e in frigate.tracked.values()))
         time.sleep(0.5)  # a second, wrong write-back would arrive by now
         assert {i for i, e in frigate.tracked.items() if e.sub_label} == {holder}
@@ -260,8 +267,8 @@ def test_a_sub_label_from_face_recognition_is_left_alone(broker, running, caplog
         source, _ = running(source_config(frigate))
         client.publish(f"{source.config.mqtt.topic_prefix}/events",
                        message("new", "1700000000.1-aaaaaa", box=[0, 0, 640, 480], sub_label=["Bob", 0.93]), qos=1)
-        assert wait_for(lambda: source.followed("driveway"))
-        source.write_back.handle(frame_of("1700000000.1-aaaaaa"), [], [Confirmation("opened", gun())])
+        assert wait_for(lambda: source.events.followed("driveway"))
+        write_back_of(source).handle(frame_of("1700000000.1-aaaaaa"), [], [Confirmation("opened", gun())])
         assert wait_for(lambda: frigate.created)
         assert frigate.tracked["1700000000.1-aaaaaa"].sub_label == ("Bob", 0.93)
         assert not frigate.posted("/sub_label")
@@ -349,7 +356,7 @@ def test_home_assistant_discovery_states_and_last_will(broker):  # noqa: F811
         assert wait_for(lambda: any(t == discovery for t, _ in seen)), seen
         assert wait_for(lambda: (other_available, "online") in seen), seen
         for kind in ("opened", "updated", "closed", "updated", "updated", "closed"):
-            source.write_back.handle(frame_of("1700000000.1-aaaaaa", camera), [], [Confirmation(kind, gun(camera))])
+            write_back_of(source).handle(frame_of("1700000000.1-aaaaaa", camera), [], [Confirmation(kind, gun(camera))])
         state = f"gunwatch/{camera}/gun"
         assert wait_for(lambda: [p for t, p in seen if t == state] == ["ON", "OFF", "ON", "OFF"]), seen
         # gunwatch's first source dies without a goodbye: the broker publishes its last will

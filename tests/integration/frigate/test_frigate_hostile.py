@@ -20,8 +20,9 @@ from gunwatch.integrations.frigate.source import FrigateSource
 from ...support.fake_frigate import FakeFrigate
 from ...support.hostile import encoded, json_deep
 from ...support.wait import wait_for
-from .test_folder import Collected
+from ..sources.test_folder import Collected
 from .test_frigate import broker, event  # noqa: F401 (broker is a fixture)
+from .test_frigate_as_run import write_back_of
 
 pytestmark = pytest.mark.mqtt
 
@@ -98,8 +99,7 @@ def test_write_back_escapes_ids_and_topics(broker, running_source):  # noqa: F81
                             confidence=0.9, box=BBox(1, 1, 5, 5))
         frame = Frame(camera="front+door/#", image=np.zeros((4, 4, 3), np.uint8), at=time.time(),
                       origin=f"frigate:x:{hostile_id}", event_id=hostile_id)
-        source.config = source.config.model_copy(update={"create_event": True})
-        source.write_back.handle(frame, [], [Confirmation("opened", incident)])
+        write_back_of(source, create_event=True).handle(frame, [], [Confirmation("opened", incident)])
         assert wait_for(lambda: len(frigate.posts) == 2)
         paths = [p for p, _ in frigate.posts]
         assert paths == ["/api/events/x%2F..%2F..%2Frestart%3F/sub_label",
