@@ -18,6 +18,8 @@ import urllib.request
 
 import pytest
 
+from ..support.wait import wait_for
+
 
 def free_port() -> int:
     with socket.socket() as s:
