@@ -353,6 +353,12 @@ defaults:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=60)
 
+    def kill(self) -> None:
+        """kill -9: no goodbye, nothing flushed but what is already on disk."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=30)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
