@@ -249,8 +249,9 @@ if ! diff -rq -x training "$SRC/models" "$PREFIX/models" >/dev/null 2>&1; then
 fi
 # The commented example, where config errors point an admin who has no checkout at hand.
 install -C -m 0644 "$SRC/install/gunwatch.example.yml" "$PREFIX/gunwatch.example.yml"
-install -d -m 0755 "$PREFIX/docs"
-for doc in install.md config.md alerts.md darknet.md; do
+install -d -m 0755 "$PREFIX/docs" "$PREFIX/docs/integrations"
+# What an admin reads on the recorder (install.md links to the others); training docs stay out.
+for doc in install.md config.md alerts.md darknet.md models.md integrations/zoneminder.md integrations/frigate.md; do
   [ ! -f "$SRC/docs/$doc" ] || install -C -m 0644 "$SRC/docs/$doc" "$PREFIX/docs/$doc"
 done
 if [ ! -e "$LINK" ]; then

@@ -1,5 +1,5 @@
 """What every `gunwatch doctor` check is made of, the plugins' own included: a Result per
-check, the Checker a plugin's `check(doctor, label, config)` reports to, and the probes more than
+check, the Checker a plugin's `doctor_check(doctor, label, config)` reports to, and the probes more than
 one plugin needs (network errors in a few words, an MQTT login).
 
 A plugin's check talks to the real thing exactly as the service would, but read only: nothing is
@@ -12,9 +12,12 @@ import os
 import re
 import threading
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import requests
+
+if TYPE_CHECKING:
+    from .config import GunwatchConfig
 
 
 State = Literal["OK", "WARN", "FAIL"]
@@ -23,6 +26,8 @@ NETWORK_TIMEOUT_S = 5.0
 
 class Checker(Protocol):
     """What a plugin's check gets (gunwatch.doctor.Doctor)."""
+
+    config: GunwatchConfig | None   # the whole file, for checks that need other sections
 
     def add(self, check: str, state: State, detail: str, fix: str = "") -> None:
         """One answer: `check` names the config section, `fix` says what to change."""

@@ -34,8 +34,12 @@ ENV_FILE_NAME = "environment"   # beside the config: /etc/gunwatch/environment f
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
+# `auto` and every registered detector plugin.
+Backend = Literal[("auto", *registry.names("detector"))]  # type: ignore[valid-type]
+
+
 class DetectorConfig(GunwatchModel):
-    backend: Literal["auto", "darknet", "opencv", "torch"] = Field(
+    backend: Backend = Field(
         "auto", description="detector engine; auto measures those that load here once and keeps "
         "the fastest (torch: PyTorch, bfloat16 on CPUs with AVX-512 BF16, needs `pip install torch`)")
     model: str | None = Field(
@@ -50,7 +54,7 @@ class DetectorConfig(GunwatchModel):
     person_model: str = Field(
         "person-yolov4-tiny", description="COCO model bundle (folder or bundled name) that finds "
         "the people of `person` regions; loaded only when a camera may use them")
-    person_backend: Literal["auto", "darknet", "opencv", "torch"] = Field(
+    person_backend: Backend = Field(
         "auto", description="engine of the person model (auto: the faster one that can run it; "
         "Debian's libdarknet cannot run yolov4-tiny, so auto picks opencv there)")
     person_confidence: float = Field(

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import email.utils
 import os
-import socket
-import ssl
 import tempfile
 import time
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
-from urllib.parse import urlsplit
 
 import requests
 
 from . import registry
-from .checks import NETWORK_TIMEOUT_S, Result, State, mqtt_problem, why
+from .checks import NETWORK_TIMEOUT_S, Result, State
 from .config import DEFAULT_PATHS, Environment, GunwatchConfig, config_file, load_config
 from .errors import GunwatchError
 from .model import models_dirs
@@ -269,7 +266,7 @@ class Doctor:
             return
         for index, source in enumerate(self.config.sources):
             label = f"sources.{index} ({source.type})"
-            check = getattr(registry.lookup("source", source.type), "check", None)
+            check = getattr(registry.lookup("source", source.type), "doctor_check", None)
             if check is None:
                 self.add(label, "OK", f"configured; the {source.type} plugin has no checks of its own")
             else:
@@ -280,92 +277,12 @@ class Doctor:
         if not self.config:
             return
         for channel_name, channel in self.config.alerts.channels.items():
-            name = f"alerts.channels.{channel_name} ({channel.type})"
-            if channel.type in ("twilio_sms", "twilio_voice"):
-                self.alert_twilio(name, channel)
-            elif channel.type == "mqtt":
-                problem = mqtt_problem(channel.host, channel.port, channel.username,
-                                       channel.password.get_secret_value() if channel.password else None,
-                                       channel.tls)
-                if problem:
-                    self.add(name, "FAIL", problem, "set host/port/username/password of the broker")
-                else:
-                    self.add(name, "OK", f"broker {channel.host}:{channel.port} accepts gunwatch")
-            elif channel.type == "email":
-                self.alert_email(name, channel_name, channel)
-            elif channel.type == "webhook":
-                self.alert_webhook(name, channel)
-
-    def alert_email(self, name: str, channel_name: str, channel) -> None:
-        from .alerts.channel import PermanentError
-        from .alerts.email import EmailChannel
-
-        try:
-            detail = EmailChannel(channel_name, channel, self.config.alerts).probe()
-        except PermanentError as exc:
-            self.add(name, "FAIL", str(exc), "fix security/username/password to what the SMTP server expects")
-            return
-        except Exception as exc:  # TransientError and whatever else stops a delivery
-            self.add(name, "FAIL", str(exc), f"allow SMTP from this host to {channel.host}:{channel.port} "
-                     "(or fix host/port)")
-            return
-        self.add(name, "OK", f"{detail}; {len(channel.recipients)} recipients")
-
-    def alert_webhook(self, name: str, channel) -> None:
-        """Connects (and shakes hands for https) but sends nothing: any request could be taken
-        for an alert by the receiver."""
-        url = urlsplit(str(channel.url))
-        port = url.port or (443 if url.scheme == "https" else 80)
-        shown = f"{url.scheme}://{url.hostname}:{port}"  # webhook paths often carry a token
-        try:
-            with socket.create_connection((url.hostname, port), timeout=NETWORK_TIMEOUT_S) as sock:
-                if url.scheme == "https":
-                    with ssl.create_default_context().wrap_socket(sock, server_hostname=url.hostname):
-                        pass
-        except ssl.SSLError as exc:
-            self.add(name, "FAIL", f"{shown}: TLS handshake failed ({why(exc)})",
-                     "give the receiver a certificate this host trusts (or fix url)")
-            return
-        except OSError as exc:
-            self.add(name, "FAIL", f"cannot connect to {url.hostname}:{port} ({why(exc)})",
-                     "start the receiver or allow this host to reach it (or fix url)")
-            return
-        self.add(name, "OK", f"{shown} accepts connections (no alert sent)")
-
-    def alert_twilio(self, name: str, channel) -> None:
-        base = str(channel.api_url).rstrip("/") if channel.api_url else "https://api.twilio.com"
-        url = f"{base}/2010-04-01/Accounts/{channel.account_sid}.json"
-        numbers = [channel.from_number] + [r.to for r in channel.recipients]
-        try:
-            response = self.http_get("twilio", url, auth=(channel.account_sid,
-                                                          channel.auth_token.get_secret_value()))
-        except requests.RequestException as exc:
-            self.add(name, "FAIL", f"cannot reach Twilio at {base} ({why(exc)})",
-                     "allow HTTPS to api.twilio.com from this host (or fix api_url)")
-            return
-        if response.status_code in (401, 403):
-            self.add(name, "FAIL", f"Twilio refuses account_sid {channel.account_sid} with this "
-                     f"auth_token (HTTP {response.status_code})",
-                     "copy Account SID and Auth Token from the Twilio console (auth_token: ${TWILIO_AUTH_TOKEN})")
-            return
-        if response.status_code == 404:
-            # Twilio answers 404 for an account it does not have, and so does anything that is
-            # not Twilio's API: neither says anything about whether the account is active.
-            self.add(name, "FAIL", f"no account {channel.account_sid} at {base} (HTTP 404)",
-                     "check account_sid (the console's Account SID, AC and 32 hex digits) and api_url "
-                     "(leave it out for Twilio's own API)")
-            return
-        try:
-            status = response.json().get("status") if response.ok else None
-        except ValueError:
-            status = None
-        if status != "active":
-            self.add(name, "FAIL", f"Twilio account {channel.account_sid}: HTTP "
-                     f"{response.status_code}, status {status or 'unknown'}",
-                     "an account must be active to send; see the Twilio console")
-            return
-        self.add(name, "OK", f"Twilio account active; {len(numbers)} numbers in E.164 "
-                 f"(from {channel.from_number}, {len(numbers) - 1} recipients)")
+            label = f"alerts.channels.{channel_name} ({channel.type})"
+            check = getattr(registry.lookup("alert_channel", channel.type), "doctor_check", None)
+            if check is None:
+                self.add(label, "OK", f"configured; the {channel.type} channel has no checks of its own")
+            else:
+                check(self, label, channel)
 
     # ------------------------------------------------------------------ clock
     def check_clock(self) -> None:

@@ -3,11 +3,12 @@
 A plugin is a class registered with `@register(kind, name)`. What gunwatch asks of it, by kind:
 
 - `source`: `Config`, the pydantic model of its `sources:` entry (with `type: Literal[name]`);
-  `__init__(config, spec)`; `run(sink, stop)`. Optional: `check(doctor, label, config)`, its
+  `__init__(config, spec)`; `run(sink, stop)`. Optional: `doctor_check(doctor, label, config)`, its
   `gunwatch doctor` checks (read only), and `WriteBack`, the sink class that writes verdicts back
-  into the recorder, built as `WriteBack(source, journal)` (see sinks/write_back.py).
+  into the recorder, built as `WriteBack(config, source.events, journal)`: `events` is the record
+  of followed events the source shares with it (see sinks/write_back.py).
 - `alert_channel`: `Config` (the `alerts.channels.NAME` model), `__init__(name, config, alerts)`,
-  optional `check(doctor, label, config)`.
+  optional `doctor_check(doctor, label, config)`.
 - `detector`: `__init__(model, settings)`; its name is a value of `detector.backend`.
 - `region`: a region mode of `regions.modes`.
 

@@ -7,13 +7,16 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 from urllib.parse import quote, urlsplit
 
 from ..domain import Incident
 from ..errors import AlertDeliveryError
-from .config import AlertsConfig, ChannelConfig
+from .settings import ChannelConfig
 from .policy import local_time
+
+if TYPE_CHECKING:
+    from .config import AlertsConfig
 
 
 class TransientError(AlertDeliveryError):

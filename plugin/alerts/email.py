@@ -9,9 +9,10 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
 
+from ..checks import Checker
 from ..registry import register
 from .channel import AlertChannel, Delivery, PermanentError, SendResult, TransientError, redact
-from .config import EmailConfig
+from .settings import EmailConfig
 
 
 def _smtp_error(code: int, text: bytes | str, what: str) -> TransientError | PermanentError:
@@ -22,8 +23,23 @@ def _smtp_error(code: int, text: bytes | str, what: str) -> TransientError | Per
     return PermanentError(message) if code >= 500 else TransientError(message)
 
 
+def check_email_channel(doctor: Checker, name: str, channel: EmailConfig) -> None:
+    try:
+        detail = EmailChannel(name, channel, doctor.config.alerts).probe()
+    except PermanentError as exc:
+        doctor.add(name, "FAIL", str(exc), "fix security/username/password to what the SMTP server expects")
+        return
+    except Exception as exc:  # TransientError and whatever else stops a delivery
+        doctor.add(name, "FAIL", str(exc), f"allow SMTP from this host to {channel.host}:{channel.port} "
+                   "(or fix host/port)")
+        return
+    doctor.add(name, "OK", f"{detail}; {len(channel.recipients)} recipients")
+
+
 @register("alert_channel", "email")
 class EmailChannel(AlertChannel):
+    Config = EmailConfig
+    doctor_check = staticmethod(check_email_channel)
     config: EmailConfig
 
     def message(self, d: Delivery) -> EmailMessage:

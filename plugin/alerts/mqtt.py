@@ -9,12 +9,22 @@ import threading
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from ..checks import Checker, mqtt_problem
 from ..registry import register
 from .channel import AlertChannel, Delivery, PermanentError, SendResult, TransientError
-from .config import MqttConfig
+from .settings import MqttConfig
 
 # CONNACK reason codes (MQTT 5 numbering, which paho also uses for 3.1.1) that retrying cannot fix.
 REFUSED_FOR_GOOD = {134: "bad user name or password", 135: "not authorized"}
+
+
+def check_mqtt_channel(doctor: Checker, name: str, channel: MqttConfig) -> None:
+    problem = mqtt_problem(channel.host, channel.port, channel.username,
+                           channel.password.get_secret_value() if channel.password else None, channel.tls)
+    if problem:
+        doctor.add(name, "FAIL", problem, "set host/port/username/password of the broker")
+    else:
+        doctor.add(name, "OK", f"broker {channel.host}:{channel.port} accepts gunwatch")
 
 
 @register("alert_channel", "mqtt")
@@ -24,6 +34,9 @@ class MqttChannel(AlertChannel):
     A connection per alert: alerts are rare, and no background reconnect loop can then hold
     a half-sent message that would be published again behind the outbox's back.
     """
+
+    Config = MqttConfig
+    doctor_check = staticmethod(check_mqtt_channel)
 
     config: MqttConfig
 

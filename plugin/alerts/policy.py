@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Iterable
 
-from .config import DAYS, PolicyConfig, RecipientRules, RetryConfig, TimeWindow
+from .settings import DAYS, PolicyConfig, RecipientRules, RetryConfig, TimeWindow
 
 
 def backoff_delay(attempt: int, retry: RetryConfig, rng: random.Random | None = None,

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 import requests
 from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from ..checks import Checker, why
 from .channel import AlertChannel, PermanentError, TransientError, redact
-from .config import AlertsConfig, TwilioConfig
+from .settings import TwilioConfig
+
+if TYPE_CHECKING:
+    from .config import AlertsConfig
 
 T = TypeVar("T")
 
@@ -34,9 +38,46 @@ _http_log = logging.getLogger("gunwatch.alerts.twilio_http")
 _http_log.setLevel(logging.WARNING)
 
 
+def check_twilio_channel(doctor: Checker, name: str, channel: TwilioConfig) -> None:
+    base = str(channel.api_url).rstrip("/") if channel.api_url else "https://api.twilio.com"
+    url = f"{base}/2010-04-01/Accounts/{channel.account_sid}.json"
+    numbers = [channel.from_number] + [r.to for r in channel.recipients]
+    try:
+        response = doctor.http_get("twilio", url, auth=(channel.account_sid,
+                                                      channel.auth_token.get_secret_value()))
+    except requests.RequestException as exc:
+        doctor.add(name, "FAIL", f"cannot reach Twilio at {base} ({why(exc)})",
+                   "allow HTTPS to api.twilio.com from this host (or fix api_url)")
+        return
+    if response.status_code in (401, 403):
+        doctor.add(name, "FAIL", f"Twilio refuses account_sid {channel.account_sid} with this "
+                   f"auth_token (HTTP {response.status_code})",
+                   "copy Account SID and Auth Token from the Twilio console (auth_token: ${TWILIO_AUTH_TOKEN})")
+        return
+    if response.status_code == 404:
+        # Twilio answers 404 for an account it does not have, and so does anything that is
+        # not Twilio's API: neither says anything about whether the account is active.
+        doctor.add(name, "FAIL", f"no account {channel.account_sid} at {base} (HTTP 404)",
+                   "check account_sid (the console's Account SID, AC and 32 hex digits) and api_url "
+                   "(leave it out for Twilio's own API)")
+        return
+    try:
+        status = response.json().get("status") if response.ok else None
+    except ValueError:
+        status = None
+    if status != "active":
+        doctor.add(name, "FAIL", f"Twilio account {channel.account_sid}: HTTP "
+                   f"{response.status_code}, status {status or 'unknown'}",
+                   "an account must be active to send; see the Twilio console")
+        return
+    doctor.add(name, "OK", f"Twilio account active; {len(numbers)} numbers in E.164 "
+               f"(from {channel.from_number}, {len(numbers) - 1} recipients)")
+
+
 class TwilioChannel(AlertChannel):
     """Base of the SMS and voice channels: one REST client, errors mapped to retry or fail."""
 
+    doctor_check = staticmethod(check_twilio_channel)
     config: TwilioConfig
 
     def __init__(self, name: str, config: TwilioConfig, alerts: AlertsConfig):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..registry import register
 from .channel import CheckResult, Delivery, SendResult
-from .config import TwilioSmsConfig
+from .settings import TwilioSmsConfig
 from .twilio_client import TwilioChannel
 
 DELIVERED = ("delivered", "read")
@@ -15,6 +15,7 @@ UNDELIVERED = ("undelivered", "failed", "canceled")
 class TwilioSmsChannel(TwilioChannel):
     """Sends one text per recipient, then asks Twilio for the carrier's delivery receipt."""
 
+    Config = TwilioSmsConfig
     config: TwilioSmsConfig
 
     def text(self, d: Delivery) -> str:

@@ -13,7 +13,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from ..registry import register
 from .channel import CheckResult, Delivery, SendResult
-from .config import TwilioVoiceConfig
+from .settings import TwilioVoiceConfig
 from .policy import local_time
 from .twilio_client import TwilioChannel
 
@@ -26,6 +26,7 @@ STATUS_GRACE_S = 120
 class TwilioVoiceChannel(TwilioChannel):
     """Places one call per recipient with TwiML <Say>, then polls the call's status."""
 
+    Config = TwilioVoiceConfig
     config: TwilioVoiceConfig
 
     def twiml(self, d: Delivery) -> str:

@@ -10,15 +10,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
+import ssl
 import time
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import requests
 
 from .. import __version__
+from ..checks import NETWORK_TIMEOUT_S, Checker, why
 from ..registry import register
 from .channel import AlertChannel, Delivery, PermanentError, SendResult, TransientError
-from .config import AlertsConfig, WebhookConfig
+from .settings import WebhookConfig
+
+if TYPE_CHECKING:
+    from .config import AlertsConfig
 
 RETRY_STATUSES = (408, 425, 429)
 
@@ -39,8 +47,32 @@ def retry_after(value: str | None) -> float | None:
         return None
 
 
+def check_webhook_channel(doctor: Checker, name: str, channel: WebhookConfig) -> None:
+    """Connects (and shakes hands for https) but sends nothing: any request could be taken
+    for an alert by the receiver."""
+    url = urlsplit(str(channel.url))
+    port = url.port or (443 if url.scheme == "https" else 80)
+    shown = f"{url.scheme}://{url.hostname}:{port}"  # webhook paths often carry a token
+    try:
+        with socket.create_connection((url.hostname, port), timeout=NETWORK_TIMEOUT_S) as sock:
+            if url.scheme == "https":
+                with ssl.create_default_context().wrap_socket(sock, server_hostname=url.hostname):
+                    pass
+    except ssl.SSLError as exc:
+        doctor.add(name, "FAIL", f"{shown}: TLS handshake failed ({why(exc)})",
+                   "give the receiver a certificate this host trusts (or fix url)")
+        return
+    except OSError as exc:
+        doctor.add(name, "FAIL", f"cannot connect to {url.hostname}:{port} ({why(exc)})",
+                   "start the receiver or allow this host to reach it (or fix url)")
+        return
+    doctor.add(name, "OK", f"{shown} accepts connections (no alert sent)")
+
+
 @register("alert_channel", "webhook")
 class WebhookChannel(AlertChannel):
+    Config = WebhookConfig
+    doctor_check = staticmethod(check_webhook_channel)
     config: WebhookConfig
 
     def __init__(self, name: str, config: WebhookConfig, alerts: AlertsConfig):

@@ -125,7 +125,7 @@ def check_folder_source(doctor: Checker, name: str, source: FolderSourceConfig) 
 class FolderSource:
     delivery = "queue"
     Config = FolderSourceConfig
-    check = staticmethod(check_folder_source)
+    doctor_check = staticmethod(check_folder_source)
 
     def __init__(self, config: FolderSourceConfig, spec: InputSpec):
         self.config, self.spec = config, spec

@@ -66,7 +66,7 @@ def check_stream_source(doctor: Checker, name: str, source: StreamSourceConfig) 
 class StreamSource:
     delivery = "latest"
     Config = StreamSourceConfig
-    check = staticmethod(check_stream_source)
+    doctor_check = staticmethod(check_stream_source)
 
     def __init__(self, config: StreamSourceConfig, spec: InputSpec):
         self.config = config

@@ -127,7 +127,7 @@ class FrigateSource:
     delivery = "latest"
     Config = FrigateSourceConfig
     WriteBack = FrigateWriteBack
-    check = staticmethod(check)
+    doctor_check = staticmethod(check)
 
     def __init__(self, config: FrigateSourceConfig, spec: InputSpec):
         self.config, self.spec = config, spec

@@ -208,7 +208,7 @@ class ZoneMinderSource:
     delivery = "queue"
     Config = ZoneMinderSourceConfig
     WriteBack = ZoneMinderWriteBack
-    check = staticmethod(check)
+    doctor_check = staticmethod(check)
 
     def __init__(self, config: ZoneMinderSourceConfig, spec: InputSpec, *,
                  event: tuple[int, int] | None = None, event_path: Path | None = None):

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from gunwatch.alerts.config import AlertsConfig, RetryConfig, check_retry_bounds
+from gunwatch.alerts.config import AlertsConfig
+from gunwatch.alerts.settings import RetryConfig, check_retry_bounds
 from gunwatch.config import parse_config
 from gunwatch.errors import ConfigError
 

@@ -7,7 +7,7 @@ from datetime import datetime, time
 
 import pytest
 
-from gunwatch.alerts.config import PolicyConfig, RateLimitConfig, RecipientRules, RetryConfig, TimeWindow
+from gunwatch.alerts.settings import PolicyConfig, RateLimitConfig, RecipientRules, RetryConfig, TimeWindow
 from gunwatch.alerts.policy import (IncidentGate, backoff_delay, next_reachable, plan_recipient,
                                     reachable, window_contains)
 
