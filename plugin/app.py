@@ -102,13 +102,15 @@ class App:
         return WriteBackJournal(self.config.state_dir / WRITE_BACK_FILE)
 
     def init_write_backs(self) -> list[Sink]:
-        """The write-back sink of each source whose plugin has one (`WriteBack`), fed by the
-        record of events the source shares (`source.events`), all filing into one journal."""
-        recorders = [source for source in self.sources if hasattr(type(source), "WriteBack")]
+        """The write-back sink registered under each source's type (recorder integrations), fed
+        by the record of events the source shares (`source.events`), all filing into one journal."""
+        kinds = set(registry.names("write_back"))
+        recorders = [source for source in self.sources if source.config.type in kinds]
         if not recorders:
             return []
         journal = self.write_back_journal()
-        return [type(source).WriteBack(source.config, source.events, journal) for source in recorders]
+        return [registry.lookup("write_back", source.config.type)(source.config, source.events, journal)
+                for source in recorders]
 
     def alert_metrics(self) -> list[GaugeMetricFamily]:
         if self.alerts is None:

@@ -4,9 +4,11 @@ A plugin is a class registered with `@register(kind, name)`. What gunwatch asks 
 
 - `source`: `Config`, the pydantic model of its `sources:` entry (with `type: Literal[name]`);
   `__init__(config, spec)`; `run(sink, stop)`. Optional: `doctor_check(doctor, label, config)`, its
-  `gunwatch doctor` checks (read only), and `WriteBack`, the sink class that writes verdicts back
-  into the recorder, built as `WriteBack(config, source.events, journal)`: `events` is the record
-  of followed events the source shares with it (see sinks/write_back.py).
+  `gunwatch doctor` checks (read only).
+- `write_back`: registered under a source's name, the sink that writes verdicts back into that
+  recorder: `__init__(config, events, journal)`, where `events` is the record of followed events
+  the source shares with it (`source.events`) and `journal` the durable write-back journal
+  (sinks/write_back.py).
 - `alert_channel`: `Config` (the `alerts.channels.NAME` model), `__init__(name, config, alerts)`,
   optional `doctor_check(doctor, label, config)`.
 - `detector`: `__init__(model, settings)`; its name is a value of `detector.backend`.

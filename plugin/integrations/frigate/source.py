@@ -44,7 +44,6 @@ from .config import FrigateSourceConfig
 from .doctor import check
 from .home_assistant import HomeAssistant
 from .events import FollowedEvent, FollowedEvents
-from .write_back import FrigateWriteBack
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +125,6 @@ MAX_EXPIRED_REMEMBERED = 10_000
 class FrigateSource:
     delivery = "latest"
     Config = FrigateSourceConfig
-    WriteBack = FrigateWriteBack
     doctor_check = staticmethod(check)
 
     def __init__(self, config: FrigateSourceConfig, spec: InputSpec):

@@ -28,6 +28,7 @@ import time
 import requests
 
 from ...domain import BBox, Confirmation, Detection, Frame, Incident
+from ...registry import register
 from ...sinks.write_back import Job, Later, RecorderUnavailable, WriteBackJournal, WriteBackWorker, WriteRefused
 from ...untrusted import log_field, masked_url, url_segment
 from .api import FrigateApi
@@ -54,6 +55,7 @@ def overlap(gun: BBox, frigate_box: list[float] | None) -> tuple[float, float]:
     return (inter / gun.area if gun.area else 0.0), (inter / union if union else 0.0)
 
 
+@register("write_back", "frigate")
 class FrigateWriteBack:
     """The sink half of the Frigate adapter: sub label or created event, Home Assistant state."""
 

@@ -1,4 +1,4 @@
 """ZoneMinder: API client, event source, write-back sink, doctor checks and zmeventnotification
-formats. Importing the package registers the `zoneminder` source."""
+formats. Importing the package registers the `zoneminder` source and write-back."""
 
-from . import source  # noqa: F401  (registers the plugin)
+from . import source, write_back  # noqa: F401  (register the source and its write-back)

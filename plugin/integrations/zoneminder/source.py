@@ -52,7 +52,6 @@ from .doctor import check
 from .formats import origin_of
 from .events import FollowedEvents
 from .ledger import EventLedger
-from .write_back import ZoneMinderWriteBack
 
 log = logging.getLogger(__name__)
 # watchdog logs every inotify event at DEBUG (dozens per recorded frame), drowning gunwatch's own
@@ -207,7 +206,6 @@ class _DiskWatch(FileSystemEventHandler):
 class ZoneMinderSource:
     delivery = "queue"
     Config = ZoneMinderSourceConfig
-    WriteBack = ZoneMinderWriteBack
     doctor_check = staticmethod(check)
 
     def __init__(self, config: ZoneMinderSourceConfig, spec: InputSpec, *,

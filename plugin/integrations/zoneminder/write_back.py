@@ -32,6 +32,7 @@ import numpy as np
 from ... import annotate
 from ...domain import BBox, Confirmation, Detection, Frame, Incident
 from ...errors import GunwatchError
+from ...registry import register
 from ...sinks.write_back import Job, Later, RecorderUnavailable, WriteBackJournal, WriteBackWorker
 from .client import ZoneMinderClient, ZoneMinderUnavailable, redact
 from .config import ZoneMinderSourceConfig
@@ -91,6 +92,7 @@ class _Candidate:
     height: int
 
 
+@register("write_back", "zoneminder")
 class ZoneMinderWriteBack:
     name = "zoneminder_write_back"
 
