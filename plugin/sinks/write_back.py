@@ -129,6 +129,13 @@ class WriteBackJournal:
                 (recorder, time.time() if now is None else now)).fetchall()
         return [Job(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7]) for r in rows]
 
+    def due_now(self, recorder: str) -> None:
+        """Everything pending of `recorder` is due now: gunwatch starts, and a recorder often
+        comes back with it (both restarted after a power cut)."""
+        with self._lock:
+            self._db.execute("UPDATE jobs SET due = MIN(due, ?) WHERE recorder = ? AND state = 'pending'",
+                             (time.time(), recorder))
+
     def next_due(self, recorder: str) -> float | None:
         with self._lock:
             row = self._db.execute("SELECT MIN(due) FROM jobs WHERE recorder = ? AND state = 'pending'",
@@ -179,6 +186,7 @@ class WriteBackWorker:
         self.retry_for_s, self.shown = retry_for_s, shown
         self._wake = threading.Event()
         self._stop = threading.Event()
+        journal.due_now(recorder)
         self._thread = threading.Thread(target=self._run, name=f"write-back {recorder}", daemon=True)
         self._thread.start()
 

@@ -49,7 +49,7 @@ class FakeFrigate(LocalHTTPServer):
     def __init__(self, version: str = "0.14.1-f4f3cfa", auth: bool = False,
                  users: dict[str, str] | None = None, cameras: tuple[str, ...] = ("driveway", "garden"),
                  session_length_s: int = 86400, tls: tuple[Path, Path] | None = None,
-                 clock_skew_s: float = 0.0):
+                 clock_skew_s: float = 0.0, port: int = 0):
         self.version, self.auth = version, auth
         self.clock_skew_s = clock_skew_s  # how far its Date header is from this machine's clock
         self.minor = int(version.split(".")[1])
@@ -222,7 +222,7 @@ class FakeFrigate(LocalHTTPServer):
                 self._reply(200, {"success": True, "message": "Successfully created event.",
                                   "event_id": event_id})
 
-        super().__init__(Handler, tls=tls)
+        super().__init__(Handler, port=port, tls=tls)
 
     # Frigate's rules, shared by the handler and the tests
     def in_database(self, event_id: str) -> bool:

@@ -448,3 +448,30 @@ def test_doctor_reads_frigates_clock(tmp_path):
     assert [r.state for r in results["sources.0 (frigate)"]] == ["OK", "OK"], results["sources.0 (frigate)"]
     clock = results["clock"][0]
     assert clock.state == "FAIL" and "behind frigate's" in clock.detail, clock
+
+
+# 8. a Frigate that is down loses no write-back, across a restart of gunwatch
+def test_a_sub_label_waits_out_frigate_down_and_a_gunwatch_restart(tmp_path):
+    from gunwatch.integrations.frigate.events import FollowedEvents
+
+    with FakeFrigate(version="0.16.4") as gone:
+        port = gone.port
+    config = FrigateSourceConfig(type="frigate", url=f"http://127.0.0.1:{port}", timeout_s=1.0)
+    journal_file = tmp_path / "write-back.sqlite"
+    write_back = FrigateWriteBack(config, FollowedEvents(), WriteBackJournal(journal_file))
+    write_back.handle(frame_of("1700000000.1-aaaaaa"), [], [Confirmation("opened", gun())])
+    # Frigate does not answer: the write stays filed and is tried again...
+    assert wait_for(lambda: [j.attempts for j in write_back.journal.pending()] == [2], 20), \
+        write_back.journal.pending()
+    write_back.close()  # ...until gunwatch stops with it still owed.
+    assert [j.key for j in WriteBackJournal(journal_file).pending()] == ["sub_label:1700000000.1-aaaaaa"]
+
+    with FakeFrigate(version="0.16.4", port=port) as frigate:
+        event = frigate.tracked["1700000000.1-aaaaaa"] = TrackedEvent("driveway")
+        restarted = FrigateWriteBack(config, FollowedEvents(), WriteBackJournal(journal_file))
+        try:
+            assert wait_for(lambda: event.sub_label is not None, 20), frigate.answers
+            assert event.sub_label == ("gun", 0.9) and frigate.answered("/sub_label") == [200]
+            assert wait_for(lambda: not restarted.journal.pending(), 5)
+        finally:
+            restarted.close()
