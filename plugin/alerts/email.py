@@ -8,11 +8,30 @@ from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
 
 from ..checks import Checker
 from ..registry import register
 from .channel import AlertChannel, Delivery, PermanentError, SendResult, TransientError, redact
-from .settings import EmailConfig
+from .settings import ChannelConfig, Destination, EmailAddress, EmailRecipient
+
+
+class EmailConfig(ChannelConfig):
+    type: Literal["email"]
+    host: str = Field(description="SMTP server host")
+    port: int = Field(587, ge=1, le=65535, description="SMTP port (587 STARTTLS, 465 SSL, 25 none)")
+    security: Literal["starttls", "ssl", "none"] = Field("starttls", description="transport security")
+    username: str | None = Field(None, description="SMTP login (default: no login)")
+    password: SecretStr | None = Field(None, description="SMTP password")
+    from_address: EmailAddress = Field(description="sender address")
+    recipients: tuple[EmailRecipient, ...] = Field(min_length=1, description="addresses to alert")
+    attach_snapshot: bool = Field(True, description="attach the annotated snapshot JPEG")
+    subject_prefix: str = Field("[gunwatch]", description="start of every subject line")
+
+    def destinations(self, camera: str) -> list[Destination]:
+        return [(r.to, r) for r in self.recipients]
 
 
 def _smtp_error(code: int, text: bytes | str, what: str) -> TransientError | PermanentError:

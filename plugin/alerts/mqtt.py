@@ -3,19 +3,40 @@
 from __future__ import annotations
 
 import json
+import re
 import ssl
 import threading
+from typing import Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from pydantic import Field, SecretStr
 
 from ..checks import Checker, mqtt_problem
 from ..registry import register
 from .channel import AlertChannel, Delivery, PermanentError, SendResult, TransientError
-from .settings import MqttConfig
+from .settings import ChannelConfig, Destination
 
 # CONNACK reason codes (MQTT 5 numbering, which paho also uses for 3.1.1) that retrying cannot fix.
 REFUSED_FOR_GOOD = {134: "bad user name or password", 135: "not authorized"}
+
+
+class MqttConfig(ChannelConfig):
+    type: Literal["mqtt"]
+    host: str = Field("127.0.0.1", description="MQTT broker host")
+    port: int = Field(1883, ge=1, le=65535, description="MQTT broker port")
+    username: str | None = Field(None, description="broker user name")
+    password: SecretStr | None = Field(None, description="broker password")
+    tls: bool = Field(False, description="connect with TLS (system CA certificates)")
+    topic: str = Field("gunwatch/alerts/{camera}",
+                       description="topic; {camera} is replaced by the camera name")
+    qos: Literal[0, 1, 2] = Field(1, description="MQTT quality of service (1: broker acknowledges)")
+    retain: bool = Field(False, description="ask the broker to keep the last alert per topic")
+
+    def destinations(self, camera: str) -> list[Destination]:
+        # MQTT wildcards and level separators in a camera name would change the topic's meaning.
+        safe = re.sub(r"[/#+\s]", "_", camera) or "_"
+        return [(self.topic.replace("{camera}", safe), None)]
 
 
 def check_mqtt_channel(doctor: Checker, name: str, channel: MqttConfig) -> None:

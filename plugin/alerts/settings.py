@@ -1,7 +1,8 @@
-"""The parts of the `alerts:` section: recipients and their schedules, retries, policies, and the
-config class of each built-in channel. The section itself, whose `channels` take every registered
-channel's class, is alerts/config.py; channel modules import from here, not from there, so that
-the registry can import them while it builds that section."""
+"""The parts of the `alerts:` section every channel shares: recipients and their schedules,
+retries, policies. Each channel's own config class is in the
+channel's module; the section itself, whose `channels` take every registered channel's class, is
+alerts/config.py. Channel modules import from here, not from there, so that the registry can
+import them while it builds that section."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from abc import abstractmethod
 from datetime import time
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AnyHttpUrl, BeforeValidator, Field, SecretStr, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from ..schema import GunwatchModel
 
@@ -103,89 +104,6 @@ class ChannelConfig(GunwatchModel):
     @abstractmethod
     def destinations(self, camera: str) -> list[Destination]:
         """Who this channel alerts about `camera`: (recipient, rules) in order."""
-
-
-class TwilioConfig(ChannelConfig):
-    account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$",
-                             description="Twilio Account SID (AC + 32 hex digits)")
-    auth_token: SecretStr = Field(description="Twilio auth token; write ${TWILIO_AUTH_TOKEN}")
-    from_number: PhoneNumber = Field(description="your Twilio number, E.164")
-    recipients: tuple[PhoneRecipient, ...] = Field(min_length=1, description="numbers to alert")
-    api_url: AnyHttpUrl | None = Field(
-        None, description="Twilio REST API address (default Twilio's own; for a regional "
-                          "endpoint, a proxy or a test server)")
-    status_poll_s: float = Field(5.0, gt=0, description="how often to ask Twilio for the status "
-                                                        "of a sent message or call, seconds")
-
-    def destinations(self, camera: str) -> list[Destination]:
-        return [(r.to, r) for r in self.recipients]
-
-
-class TwilioSmsConfig(TwilioConfig):
-    type: Literal["twilio_sms"]
-    status_timeout_s: float = Field(
-        900.0, gt=0, description="stop asking for a delivery receipt after this many seconds; "
-                                 "the alert then stays `sent`")
-
-
-class TwilioVoiceConfig(TwilioConfig):
-    type: Literal["twilio_voice"]
-    escalate: bool = Field(
-        False, description="call the recipients one after another until one answers (false: "
-                           "call all of them)")
-    repeat: int = Field(3, ge=1, le=10, description="how often the call says camera and time")
-    ring_timeout_s: int = Field(30, ge=5, le=600, description="how long a call rings before it "
-                                                             "counts as not answered, seconds")
-    machine_detection: bool = Field(
-        False, description="let Twilio detect answering machines; a machine then does not count "
-                           "as answered")
-    voice: str | None = Field(None, description="Twilio <Say> voice, e.g. Polly.Joanna "
-                                                "(default Twilio's)")
-    language: str | None = Field(None, description="<Say> language, e.g. en-GB (default Twilio's)")
-
-
-class WebhookConfig(ChannelConfig):
-    type: Literal["webhook"]
-    url: AnyHttpUrl = Field(description="where the JSON alert is POSTed")
-    secret: SecretStr | None = Field(
-        None, description="HMAC-SHA256 key; signs each request (X-Gunwatch-Signature header)")
-
-    def destinations(self, camera: str) -> list[Destination]:
-        return [(str(self.url), None)]
-
-
-class MqttConfig(ChannelConfig):
-    type: Literal["mqtt"]
-    host: str = Field("127.0.0.1", description="MQTT broker host")
-    port: int = Field(1883, ge=1, le=65535, description="MQTT broker port")
-    username: str | None = Field(None, description="broker user name")
-    password: SecretStr | None = Field(None, description="broker password")
-    tls: bool = Field(False, description="connect with TLS (system CA certificates)")
-    topic: str = Field("gunwatch/alerts/{camera}",
-                       description="topic; {camera} is replaced by the camera name")
-    qos: Literal[0, 1, 2] = Field(1, description="MQTT quality of service (1: broker acknowledges)")
-    retain: bool = Field(False, description="ask the broker to keep the last alert per topic")
-
-    def destinations(self, camera: str) -> list[Destination]:
-        # MQTT wildcards and level separators in a camera name would change the topic's meaning.
-        safe = re.sub(r"[/#+\s]", "_", camera) or "_"
-        return [(self.topic.replace("{camera}", safe), None)]
-
-
-class EmailConfig(ChannelConfig):
-    type: Literal["email"]
-    host: str = Field(description="SMTP server host")
-    port: int = Field(587, ge=1, le=65535, description="SMTP port (587 STARTTLS, 465 SSL, 25 none)")
-    security: Literal["starttls", "ssl", "none"] = Field("starttls", description="transport security")
-    username: str | None = Field(None, description="SMTP login (default: no login)")
-    password: SecretStr | None = Field(None, description="SMTP password")
-    from_address: EmailAddress = Field(description="sender address")
-    recipients: tuple[EmailRecipient, ...] = Field(min_length=1, description="addresses to alert")
-    attach_snapshot: bool = Field(True, description="attach the annotated snapshot JPEG")
-    subject_prefix: str = Field("[gunwatch]", description="start of every subject line")
-
-    def destinations(self, camera: str) -> list[Destination]:
-        return [(r.to, r) for r in self.recipients]
 
 
 def check_retry_bounds(retry: RetryConfig) -> None:

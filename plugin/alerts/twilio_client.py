@@ -6,13 +6,14 @@ import logging
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 import requests
+from pydantic import AnyHttpUrl, Field, SecretStr
 from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from ..checks import Checker, why
 from .channel import AlertChannel, PermanentError, TransientError, redact
-from .settings import TwilioConfig
+from .settings import ChannelConfig, Destination, PhoneNumber, PhoneRecipient
 
 if TYPE_CHECKING:
     from .config import AlertsConfig
@@ -36,6 +37,22 @@ PERMANENT_CODES = {
 # itself, once, with the number masked.
 _http_log = logging.getLogger("gunwatch.alerts.twilio_http")
 _http_log.setLevel(logging.WARNING)
+
+
+class TwilioConfig(ChannelConfig):
+    account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$",
+                             description="Twilio Account SID (AC + 32 hex digits)")
+    auth_token: SecretStr = Field(description="Twilio auth token; write ${TWILIO_AUTH_TOKEN}")
+    from_number: PhoneNumber = Field(description="your Twilio number, E.164")
+    recipients: tuple[PhoneRecipient, ...] = Field(min_length=1, description="numbers to alert")
+    api_url: AnyHttpUrl | None = Field(
+        None, description="Twilio REST API address (default Twilio's own; for a regional "
+                          "endpoint, a proxy or a test server)")
+    status_poll_s: float = Field(5.0, gt=0, description="how often to ask Twilio for the status "
+                                                        "of a sent message or call, seconds")
+
+    def destinations(self, camera: str) -> list[Destination]:
+        return [(r.to, r) for r in self.recipients]
 
 
 def check_twilio_channel(doctor: Checker, name: str, channel: TwilioConfig) -> None:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
+
 from ..registry import register
 from .channel import CheckResult, Delivery, SendResult
-from .settings import TwilioSmsConfig
-from .twilio_client import TwilioChannel
+from .twilio_client import TwilioChannel, TwilioConfig
 
 DELIVERED = ("delivered", "read")
 UNDELIVERED = ("undelivered", "failed", "canceled")
+
+
+class TwilioSmsConfig(TwilioConfig):
+    type: Literal["twilio_sms"]
+    status_timeout_s: float = Field(
+        900.0, gt=0, description="stop asking for a delivery receipt after this many seconds; "
+                                 "the alert then stays `sent`")
 
 
 @register("alert_channel", "twilio_sms")

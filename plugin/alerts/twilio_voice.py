@@ -9,17 +9,35 @@ previous one was not answered.
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
 from twilio.twiml.voice_response import VoiceResponse
 
 from ..registry import register
 from .channel import CheckResult, Delivery, SendResult
-from .settings import TwilioVoiceConfig
 from .policy import local_time
-from .twilio_client import TwilioChannel
+from .twilio_client import TwilioChannel, TwilioConfig
 
 ANSWERED = ("in-progress", "completed")
 NOT_ANSWERED = ("busy", "no-answer", "failed", "canceled")
 STATUS_GRACE_S = 120
+
+
+class TwilioVoiceConfig(TwilioConfig):
+    type: Literal["twilio_voice"]
+    escalate: bool = Field(
+        False, description="call the recipients one after another until one answers (false: "
+                           "call all of them)")
+    repeat: int = Field(3, ge=1, le=10, description="how often the call says camera and time")
+    ring_timeout_s: int = Field(30, ge=5, le=600, description="how long a call rings before it "
+                                                             "counts as not answered, seconds")
+    machine_detection: bool = Field(
+        False, description="let Twilio detect answering machines; a machine then does not count "
+                           "as answered")
+    voice: str | None = Field(None, description="Twilio <Say> voice, e.g. Polly.Joanna "
+                                                "(default Twilio's)")
+    language: str | None = Field(None, description="<Say> language, e.g. en-GB (default Twilio's)")
 
 
 @register("alert_channel", "twilio_voice")

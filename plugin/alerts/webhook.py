@@ -14,21 +14,32 @@ import socket
 import ssl
 import time
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 import requests
+from pydantic import AnyHttpUrl, Field, SecretStr
 
 from .. import __version__
 from ..checks import NETWORK_TIMEOUT_S, Checker, why
 from ..registry import register
 from .channel import AlertChannel, Delivery, PermanentError, SendResult, TransientError
-from .settings import WebhookConfig
+from .settings import ChannelConfig, Destination
 
 if TYPE_CHECKING:
     from .config import AlertsConfig
 
 RETRY_STATUSES = (408, 425, 429)
+
+
+class WebhookConfig(ChannelConfig):
+    type: Literal["webhook"]
+    url: AnyHttpUrl = Field(description="where the JSON alert is POSTed")
+    secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key; signs each request (X-Gunwatch-Signature header)")
+
+    def destinations(self, camera: str) -> list[Destination]:
+        return [(str(self.url), None)]
 
 
 def sign(secret: bytes, timestamp: str, body: bytes) -> str:
