@@ -260,29 +260,24 @@ class Doctor:
         self.add("person_model", "OK", f"{config.detector.person_model} ({detector.name} backend, input {side}) "
                  f"runs: {ms:.0f} ms for one person pass")
 
-    # ------------------------------------------------------------------ sources
+    # ------------------------------------------------------------------ plugins
     def check_sources(self) -> None:
-        if not self.config:
-            return
-        for index, source in enumerate(self.config.sources):
-            label = f"sources.{index} ({source.type})"
-            check = getattr(registry.lookup("source", source.type), "doctor_check", None)
-            if check is None:
-                self.add(label, "OK", f"configured; the {source.type} plugin has no checks of its own")
-            else:
-                check(self, label, source)
+        if self.config:
+            for index, source in enumerate(self.config.sources):
+                self.plugin_check("source", f"sources.{index} ({source.type})", source)
 
-    # ------------------------------------------------------------------ alerts
     def check_alerts(self) -> None:
-        if not self.config:
-            return
-        for channel_name, channel in self.config.alerts.channels.items():
-            label = f"alerts.channels.{channel_name} ({channel.type})"
-            check = getattr(registry.lookup("alert_channel", channel.type), "doctor_check", None)
-            if check is None:
-                self.add(label, "OK", f"configured; the {channel.type} channel has no checks of its own")
-            else:
-                check(self, label, channel)
+        if self.config:
+            for name, channel in self.config.alerts.channels.items():
+                self.plugin_check("alert_channel", f"alerts.channels.{name} ({channel.type})", channel)
+
+    def plugin_check(self, kind: str, label: str, config) -> None:
+        """The registered plugin's own `doctor_check`, when it has one."""
+        check = getattr(registry.lookup(kind, config.type), "doctor_check", None)
+        if check is None:
+            self.add(label, "OK", f"configured; the {config.type} plugin has no checks of its own")
+        else:
+            check(self, label, config)
 
     # ------------------------------------------------------------------ clock
     def check_clock(self) -> None:
