@@ -2,13 +2,16 @@
 export, typically) into gunwatch's darknet layout, straight from a bare mirror of that repository.
 
 Reading the objects with ``git cat-file`` needs no work tree, so the pictures exist once, in the
-output, and the exact commit they came from is known and recorded. Two kinds of source:
+output, and the exact commit they came from is known and recorded. The kinds of source:
 
 - gun sources: boxes of the gun classes become class 0; any other class is dropped, and a
   picture that shows a *gun-like* class we cannot map (``weapon`` mixing guns and knives) is
   dropped whole, since a gun there would become a missed label;
 - gun-free sources: every kept picture gets an empty label file; a picture with any gun or
-  gun-like box is dropped, as are pictures whose file name says they show a weapon.
+  gun-like box is dropped, as are pictures whose file name says they show a weapon;
+- reviewed sources: a gun-like class (``weapon``) becomes class 0 only in the pictures that a
+  person looked at and marked ``handgun`` in a review file (training/data/reviews/, made with the
+  contact sheets of review_sheets.py); every other picture of the export is left out.
 
 A share of the pictures (~15 %) is held back by a hash of the picture's *source* name: Roboflow
 writes augmented copies of one picture as NAME_jpg.rf.<hash>.jpg, and all copies must land on
@@ -37,6 +40,9 @@ from ..errors import TrainingError
 from .dataset import IMAGE_SUFFIXES
 
 HELDOUT_SHARE = 0.15
+# Source.review_file is relative to this folder, so the review travels with the code that reads it.
+REVIEWS = Path(__file__).parent
+VERDICTS = ("handgun", "other", "unsure")
 LICENSE_FILES = ("README.dataset.txt", "README.roboflow.txt", "data.yaml", "LICENSE", "LICENSE.md",
                  "LICENSE.txt", "COPYING")
 # Names that mean "a gun" in the exports we have seen (lower-case, compared whole).
@@ -65,6 +71,7 @@ class Source:
     keep_only_classes: tuple[str, ...] | None = None  # gun-free: a picture needs one of these
     exclude_names: str | None = WEAPON_WORDS
     names_file: str | None = None  # data.yaml or names file elsewhere in the repository
+    review_file: str | None = None  # verdicts per source picture, relative to training/data/
     camera_domain: str = ""
     notes: str = ""
 
@@ -81,6 +88,16 @@ SOURCES: dict[str, Source] = {
               "augmented x2 (flip, +-15 deg rotation, shear, 5 % salt and pepper). Many frames are "
               "from UCF-Crime shoplifting videos (their own terms: research use); the export is "
               "labelled CC BY 4.0 by its uploader."),
+    "cctv-guns": Source(
+        name="cctv-guns", repo="madeelworks/Weapon-Detection", root="Assets/dataset", gun_free=False,
+        gun_classes=("weapon",), names_file="Ai-Models/data.yaml",
+        review_file="reviews/weapon-detection-cctv.csv",
+        camera_domain="camera domain: grayscale CCTV frames (shops, streets, offices), people holding "
+                      "handguns",
+        notes="The same export as cctv-people. Its 'weapon' class mixes handguns, rifles, machine guns "
+              "and knives, so only the pictures whose source picture was reviewed by eye as showing "
+              "handguns in every weapon box (training/data/reviews/weapon-detection-cctv.csv) are "
+              "taken; their weapon boxes become class 0, person boxes are left out."),
     "phone-wallet": Source(
         name="phone-wallet", repo="aitkherimed1228/Yolov10_project", root="detection-2", gun_free=True,
         drop_classes=(),
@@ -133,6 +150,34 @@ class BlobReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def label_path(image: str) -> str:
+    """The YOLO label file of an export picture: its last images/ folder becomes labels/."""
+    parts = list(PurePosixPath(image).parts)
+    at = len(parts) - 1 - parts[::-1].index("images")
+    parts[at] = "labels"
+    return str(PurePosixPath(*parts).with_suffix(".txt"))
+
+
+def export_pictures(files: dict[str, str]) -> list[str]:
+    """The pictures among an export's files (those in an images/ folder), sorted."""
+    return sorted(p for p in files if "/images/" in f"/{p}" and p.lower().endswith(IMAGE_SUFFIXES))
+
+
+def open_export(source: Source, git_dir: Path, commit: str) -> tuple[str, dict[str, str]]:
+    """The commit's full SHA and path -> blob SHA of the export's files, with the top's files (a
+    LICENSE there) and the folder of a names file kept elsewhere."""
+    if not (git_dir / "HEAD").exists() and not (git_dir / ".git").exists():
+        raise ExternalError(f"{git_dir}: not a git repository (fetch the source's mirror first)")
+    sha = _git(git_dir, "rev-parse", "--verify", f"{commit}^{{commit}}").decode().strip()
+    files = list_tree(git_dir, sha, source.root)
+    if not files:
+        raise ExternalError(f"{git_dir}: nothing under {source.root!r} at {sha[:12]}")
+    extra = list_tree(git_dir, sha, "", recursive=False)
+    if source.names_file:
+        extra.update(list_tree(git_dir, sha, str(PurePosixPath(source.names_file).parent).strip(".")))
+    return sha, {**extra, **files}
 
 
 def list_tree(git_dir: Path, commit: str, root: str, recursive: bool = True) -> dict[str, str]:
@@ -267,6 +312,24 @@ def parse_label(text: str) -> list[tuple[int, float, float, float, float]]:
     return boxes
 
 
+def read_reviews(path: Path) -> dict[str, str]:
+    """source_image -> verdict of a review file (columns source_image, verdict, note)."""
+    try:
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except FileNotFoundError as exc:
+        raise ExternalError(f"{path}: review file missing") from exc
+    verdicts: dict[str, str] = {}
+    for line, row in enumerate(rows, start=2):
+        name, verdict = row["source_image"].strip(), (row["verdict"] or "").strip()
+        if verdict not in VERDICTS:
+            raise ExternalError(f"{path}:{line}: verdict {verdict!r} is not one of {', '.join(VERDICTS)}")
+        if name in verdicts:
+            raise ExternalError(f"{path}:{line}: {name} is reviewed twice")
+        verdicts[name] = verdict
+    return verdicts
+
+
 def source_stem(file_name: str) -> str:
     """The picture an export file was made from: Roboflow's NAME_jpg.rf.<hash>.jpg -> NAME."""
     stem = PurePosixPath(file_name).stem
@@ -306,17 +369,8 @@ def import_source(source: Source, git_dir: Path, out: Path, *, commit: str = "HE
                   share: float = HELDOUT_SHARE) -> ImportResult:
     """Write ``source`` (mirrored in the bare repository ``git_dir``) into ``out``."""
     git_dir = Path(git_dir)
-    if not (git_dir / "HEAD").exists() and not (git_dir / ".git").exists():
-        raise ExternalError(f"{git_dir}: not a git repository (fetch the source's mirror first)")
-    sha = _git(git_dir, "rev-parse", "--verify", f"{commit}^{{commit}}").decode().strip()
-    files = list_tree(git_dir, sha, source.root)
-    if not files:
-        raise ExternalError(f"{git_dir}: nothing under {source.root!r} at {sha[:12]}")
-    # the top's LICENSE and a names file kept elsewhere are read too; only the export's pictures
-    extra = list_tree(git_dir, sha, "", recursive=False)
-    if source.names_file:
-        extra.update(list_tree(git_dir, sha, str(PurePosixPath(source.names_file).parent).strip(".")))
-    files = {**extra, **files}
+    sha, files = open_export(source, git_dir, commit)
+    reviews = read_reviews(REVIEWS / source.review_file) if source.review_file else None
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise ExternalError(f"{out}: not empty; give a new folder (the import never mixes runs)")
@@ -338,16 +392,14 @@ def import_source(source: Source, git_dir: Path, out: Path, *, commit: str = "HE
 
         result = ImportResult(out, sha, lic)
         labels = {p: s for p, s in files.items() if "/labels/" in f"/{p}" and p.endswith(".txt")}
-        images = sorted(p for p in files if "/images/" in f"/{p}" and p.lower().endswith(IMAGE_SUFFIXES))
+        images = export_pictures(files)
         rows, lists = [], {"train": [], "heldout": []}
         taken: set[str] = set()
         for image in images:
             result.counts["pictures in source"] += 1
             img = PurePosixPath(image)
-            parts = list(img.parts)
-            at = len(parts) - 1 - parts[::-1].index("images")
-            parts[at] = "labels"
-            label = str(PurePosixPath(*parts).with_suffix(".txt"))
+            group = source_stem(img.name)
+            label = label_path(image)
             if label not in labels:
                 result.counts["dropped: no label file"] += 1
                 continue
@@ -379,6 +431,9 @@ def import_source(source: Source, git_dir: Path, out: Path, *, commit: str = "HE
                 if not kept_boxes:
                     result.counts["dropped: no gun box"] += 1
                     continue
+            if reviews is not None and (verdict := reviews.get(group)) != "handgun":
+                result.counts[f"dropped: reviewed {verdict}" if verdict else "dropped: not reviewed"] += 1
+                continue
             if img.name in taken:
                 result.counts["dropped: same file name twice"] += 1
                 continue
@@ -390,7 +445,6 @@ def import_source(source: Source, git_dir: Path, out: Path, *, commit: str = "HE
                 result.counts["dropped: not a JPEG/PNG/BMP"] += 1
                 continue
             taken.add(img.name)
-            group = source_stem(img.name)
             split = "heldout" if is_heldout(group, share) else "train"
             (out / "images" / split).mkdir(parents=True, exist_ok=True)
             (out / "labels" / split).mkdir(parents=True, exist_ok=True)
@@ -432,6 +486,9 @@ def provenance(source: Source, git_dir: Path, r: ImportResult) -> str:
                       f"{_median(r.kept_sides.get(name, []))} |" for name, s in sorted(r.class_sides.items()))
     kind = ("gun-free: every kept picture has an empty label file" if source.gun_free else
             f"gun: boxes of {', '.join(source.gun_classes)} written as class 0, other classes left out")
+    if source.review_file:
+        kind += (f"; only pictures whose source picture is reviewed `handgun` in "
+                 f"training/data/{source.review_file} (`unsure`, `other` and unreviewed left out)")
     return f"""# Provenance: {source.name}
 
 Written by `gunwatch train import-external` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.

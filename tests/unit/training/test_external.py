@@ -185,3 +185,64 @@ def test_cli_imports_a_new_source(tmp_path, capsys):
     assert set(_labels(out)) == {"a"}
     assert main(["train", "import-external", "other", str(bare), str(tmp_path / "o2")]) == 2
     assert "not a known source" in capsys.readouterr().err
+
+
+def test_a_reviewed_source_takes_only_handgun_pictures_with_all_their_copies(tmp_path):
+    review = tmp_path / "review.csv"
+    review.write_text("source_image,verdict,note\nh1,handgun,\nk1,other,a knife\nu1,unsure,too blurred\n")
+    reviewed = Source(name="cctv", repo="someone/cctv", root="export", gun_free=False,
+                      gun_classes=("weapon",), review_file=str(review))
+    bare = _repo(tmp_path, {
+        "h1_jpg.rf.aaaa.jpg": "1 0.5 0.5 0.4 0.8\n3 0.3 0.4 0.1 0.05\n",   # person + weapon
+        "h1_jpg.rf.bbbb.jpg": "3 0.7 0.4 0.1 0.05\n1 0.5 0.5 0.4 0.8\n",   # its augmented copy
+        "k1_jpg.rf.cccc.jpg": "3 0.5 0.5 0.2 0.2\n",
+        "u1.jpg": "3 0.5 0.5 0.2 0.2\n",
+        "n1.jpg": "3 0.5 0.5 0.2 0.2\n",                                     # not reviewed
+        "p1.jpg": "1 0.5 0.5 0.2 0.6\n",                                     # person only
+    })
+    result = import_source(reviewed, bare, tmp_path / "out")
+    assert _labels(tmp_path / "out") == {"h1_jpg.rf.aaaa": "0 0.300000 0.400000 0.100000 0.050000\n",
+                                         "h1_jpg.rf.bbbb": "0 0.700000 0.400000 0.100000 0.050000\n"}
+    assert result.counts["dropped: reviewed other"] == 1
+    assert result.counts["dropped: reviewed unsure"] == 1
+    assert result.counts["dropped: not reviewed"] == 1
+    assert result.counts["dropped: no gun box"] == 1
+    assert "reviewed `handgun`" in (tmp_path / "out" / "PROVENANCE.md").read_text()
+    review.write_text("source_image,verdict,note\nh1,pistol,\n")
+    with pytest.raises(ExternalError, match="not one of handgun, other, unsure"):
+        import_source(reviewed, bare, tmp_path / "out2")
+
+
+def test_the_committed_review_file_is_readable():
+    from gunwatch.training.data.external import REVIEWS, SOURCES, read_reviews
+
+    verdicts = read_reviews(REVIEWS / SOURCES["cctv-guns"].review_file)
+    assert set(verdicts.values()) <= {"handgun", "other", "unsure"}
+
+
+def test_review_sheets_show_one_copy_per_source_picture_and_every_copy_of_a_reused_name(
+        tmp_path, monkeypatch):
+    from gunwatch.training.data import review_sheets
+    from gunwatch.training.data.external import SOURCES
+
+    paths = ["e/train/images/a_jpg.rf.1.jpg", "e/train/images/a_jpg.rf.2.jpg",  # one picture, x2
+             "e/valid/images/b_jpg.rf.3.jpg", "e/train/images/b_jpg.rf.4.jpg",  # a name in two splits
+             "e/valid/images/c_jpg.rf.5.jpg", "e/valid/images/d.jpg"]
+    shown = review_sheets.shown_pictures(paths, {p: [()] for p in paths if "/d." not in p}, 2)
+    assert shown == [("a", ["e/train/images/a_jpg.rf.1.jpg"]),
+                     ("b", ["e/valid/images/b_jpg.rf.3.jpg", "e/train/images/b_jpg.rf.4.jpg"]),
+                     ("c", ["e/valid/images/c_jpg.rf.5.jpg"])]
+    assert review_sheets.pages([[1, 2], [3, 4, 5], [6]], 4) == [[1, 2], [3, 4, 5, 6]]
+
+    monkeypatch.setitem(SOURCES, "t", Source(name="t", repo="someone/t", root="export", gun_free=False,
+                                             gun_classes=("weapon",), review_file="unused.csv"))
+    bare = _repo(tmp_path, {"a_jpg.rf.1.jpg": "3 0.5 0.5 0.1 0.1\n3 0.1 0.9 0.2 0.2\n1 0.5 0.5 0.4 0.8\n",
+                            "a_jpg.rf.2.jpg": "3 0.4 0.5 0.1 0.1\n", "p.jpg": "1 0.5 0.5 0.4 0.8\n"})
+    counts = review_sheets.make_sheets(bare, tmp_path / "review", "t")
+    assert counts["source pictures"] == 1 and counts["tiles"] == 2 and counts["sheets"] == 1
+    with open(tmp_path / "review" / "index.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["tile_id"], r["source_image"], r["file"], r["box"]) for r in rows] == \
+        [("0001-1", "a", "a_jpg.rf.1.jpg", "1"), ("0001-2", "a", "a_jpg.rf.1.jpg", "2")]
+    assert (rows[0]["x0"], rows[0]["y1"]) == ("14", "18")  # 32 px pictures
+    assert cv2.imread(str(tmp_path / "review" / "sheets" / "sheet-001.png")).shape[1] == 8 * 164
