@@ -34,7 +34,11 @@ Gun-free pictures: a model that only ever saw guns fires on the hands and rooms 
 --gun-free-share S paints the guns out of train pictures (chosen with --seed, inpainted from
 their surroundings into OUT/gun-free/, empty labels) until gun-free pictures are S of train.txt;
 --negatives DIR first adds every picture of DIR (recursively) as gun-free. Only train.txt gets
-them: valid and test stay the annotators' pictures. report.json's "gun_free" says how many."""
+them: valid and test stay the annotators' pictures. report.json's "gun_free" says how many.
+
+More gun pictures: --extra-train DIR (repeatable) adds the train part of a `gunwatch train
+import-external` output (DIR/images/train with its labels, guns as class 0) to train.txt; its
+held-back part stays out, to score on. report.json's "extra_train" counts pictures and boxes."""
 
 EXAMPLES = """\
 examples:
@@ -85,6 +89,9 @@ def add_parser(sub) -> None:
                       "gun-free pictures are this share of train.txt, e.g. 0.25")
     prep.add_argument("--negatives", type=Path, metavar="DIR",
                       help="add every picture in DIR (recursively) to train.txt as gun-free (empty labels)")
+    prep.add_argument("--extra-train", type=Path, action="append", metavar="DIR",
+                      help="add the train part of an import-external output (gun pictures with their "
+                      "boxes) to train.txt; repeatable")
     prep.add_argument("--seed", type=int, default=0, help="which train pictures get painted out (default 0)")
     prep.set_defaults(run=run_prepare)
     add_run_parsers(verbs)
@@ -104,7 +111,8 @@ def run_prepare(args: argparse.Namespace) -> int:
                          group_pattern=args.group_pattern, near_duplicates=args.near_duplicates,
                          fix=args.fix, drop=args.drop, decode=not args.no_decode,
                          tighten_rotated=args.tighten_rotated, upright_rotated=args.upright_rotated,
-                         gun_free_share=args.gun_free_share, negatives=args.negatives, seed=args.seed)
+                         gun_free_share=args.gun_free_share, negatives=args.negatives,
+                         extra_train=args.extra_train, seed=args.seed)
     except OSError as exc:
         raise ConfigError(str(exc)) from exc
     problems = ", ".join(f"{k}: {n}" for k, n in result.counts.most_common() if n) or "none"
@@ -127,6 +135,9 @@ def run_prepare(args: argparse.Namespace) -> int:
         print(f"gun-free train pictures: {g['gun_free']} of {g['train_pictures']} ({g['share']:.1%}): "
               f"{g['painted_out']} painted out, {g['from_folder']} from --negatives, "
               f"{g['already_gun_free']} already without boxes", file=sys.stderr)
+    for folder, added in (result.extra or {}).items():
+        print(f"--extra-train {folder}: {added['pictures']} train pictures, {added['gun_boxes']} gun boxes",
+              file=sys.stderr)
     print(args.out / "obj.data")
     return 0
 

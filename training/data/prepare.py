@@ -7,7 +7,8 @@ txt, fixed if asked; with --tighten-rotated the train boxes of rotated pictures 
 tightened). With --upright-rotated, `upright/` holds the rotated train pictures turned back, which
 train.txt lists beside the pictures they came from. With --gun-free-share, `gun-free/` holds train
 pictures with their guns painted out (empty labels), and --negatives adds a folder of gun-free
-pictures to train.txt; valid and test never get either.
+pictures to train.txt; --extra-train adds the train part of a `gunwatch train import-external`
+output (more gun pictures, with their boxes). Valid and test never get any of them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import TrainingError
-from .dataset import Dataset, Sample, blocking, check, load_dataset
+from .dataset import Dataset, Sample, blocking, check, load_dataset, load_yolo
 from .split import group_ids, grouped_seed_split, read_pairs, read_splits_csv
 
 
@@ -36,6 +37,7 @@ class Prepared:
     groups: int
     rotated: dict | None = None   # what --tighten-rotated / --upright-rotated did (see _rotated_train)
     gun_free: dict | None = None  # what --gun-free-share / --negatives added (see _gun_free_train)
+    extra: dict | None = None     # train pictures (and gun boxes) each --extra-train folder added
 
 
 def _split(dataset: Dataset, mode: str, splits_csv: Path | None, group_column: str | None,
@@ -79,7 +81,7 @@ def prepare(source: Path, out: Path, *, names_file: Path | None = None, class_na
             group_pattern: str | None = None, near_duplicates: Path | None = None, fix: bool = False,
             drop: bool = False, decode: bool = True, tighten_rotated: bool = False,
             upright_rotated: bool = False, gun_free_share: float = 0.0, negatives: Path | None = None,
-            seed: int = 0) -> Prepared:
+            extra_train: list[Path] | None = None, seed: int = 0) -> Prepared:
     dataset = load_dataset(source, names_file)
     if class_names:
         dataset.names = class_names
@@ -97,8 +99,9 @@ def prepare(source: Path, out: Path, *, names_file: Path | None = None, class_na
     if splits_csv is None and (source / "splits.csv").exists():
         splits_csv = source / "splits.csv"
     parts, groups = _split(dataset, split, splits_csv, group_column, group_pattern, near_duplicates)
-    if (gun_free_share or negatives) and "train" not in parts:
-        raise PrepareError("--gun-free-share and --negatives add to the train split, and this split has none")
+    if (gun_free_share or negatives or extra_train) and "train" not in parts:
+        raise PrepareError("--gun-free-share, --negatives and --extra-train add to the train split, "
+                           "and this split has none")
     # painted out with the boxes as given: on rotated pictures the loose envelope covers the gun
     # better than the tightened box would
     given_boxes = {i: list(dataset.samples[i].boxes) for i in parts.get("train", [])}
@@ -106,6 +109,9 @@ def prepare(source: Path, out: Path, *, names_file: Path | None = None, class_na
     if tighten_rotated or upright_rotated:
         rotated = _rotated_train(dataset, parts.get("train", []), tighten=tighten_rotated,
                                  upright_dir=out / "upright" if upright_rotated else None)
+    # before the gun-free share is counted, so that the share holds for the whole train list;
+    # after the rotation fixes, which are for this data set's export tool only
+    extra = {str(folder): _add_extra_train(dataset, parts["train"], folder) for folder in extra_train or []}
     gun_free = None
     if gun_free_share or negatives:
         try:
@@ -148,10 +154,35 @@ def prepare(source: Path, out: Path, *, names_file: Path | None = None, class_na
               "images": len(dataset.samples), "problems": dict(counts), "dropped": len(bad) if drop else 0,
               "fixed": fix, "split": split, "groups": groups,
               "parts": {p: len(i) for p, i in parts.items()}, "rotated": rotated, "gun_free": gun_free,
+              "extra_train": extra or None,
               "examples": {kind: [d for s in dataset.samples for k, d in s.problems if k == kind][:20]
                            for kind in counts if kind != "images without boxes"}}
     (out / "report.json").write_text(json.dumps(report, indent=1))
-    return Prepared(out, counts, report["parts"], report["dropped"], groups, rotated, gun_free)
+    return Prepared(out, counts, report["parts"], report["dropped"], groups, rotated, gun_free, extra or None)
+
+
+def _add_extra_train(dataset: Dataset, train: list[int], folder: Path) -> dict:
+    """Append the train part of an import-external output (``images/train`` with
+    ``labels/train``; its ``heldout`` part is never read, it scores the model) to the train split.
+    Imports write every gun as class 0, so this data set's class 0 must be the gun."""
+    if not (folder / "images" / "train").is_dir():
+        raise PrepareError(f"--extra-train {folder}: no images/train/ in it; give the output folder "
+                           "of `gunwatch train import-external`")
+    if not dataset.names or dataset.names[0] != "gun":
+        raise PrepareError(f"--extra-train {folder}: its boxes are guns as class 0, but this data set's "
+                           f"class 0 is {dataset.names[0] if dataset.names else 'unnamed'!r}; "
+                           "use --class-names gun")
+    imported = load_yolo(folder, ["gun"])
+    pictures = [s for s in imported.samples if s.image.parent.name == "train"]
+    broken = [f"{s.image.name}: {detail}" for s in pictures for _, detail in s.problems]
+    broken += [f"{s.image.name}: class {b[0]}" for s in pictures for b in s.boxes if b[0] != 0]
+    if broken:
+        raise PrepareError(f"--extra-train {folder}: {len(broken)} unusable labels, e.g. {broken[0]}; "
+                           "import the source again with `gunwatch train import-external`")
+    for sample in pictures:
+        dataset.samples.append(sample)
+        train.append(len(dataset.samples) - 1)
+    return {"pictures": len(pictures), "gun_boxes": sum(len(s.boxes) for s in pictures)}
 
 
 def _gun_free_train(dataset: Dataset, train: list[int], given_boxes: dict[int, list], share: float,

@@ -85,3 +85,39 @@ def test_negatives_must_be_a_folder_of_pictures(gun_set, tmp_path):
         prepare(gun_set, tmp_path / "out", class_names=["gun"], split="file", negatives=tmp_path / "nothing")
     with pytest.raises(PrepareError, match="only 8 train pictures"):
         prepare(gun_set, tmp_path / "out2", class_names=["gun"], split="file", gun_free_share=0.9)
+
+
+def _import_output(root: Path) -> Path:
+    """What `gunwatch train import-external` writes for a gun source: train and held-back parts."""
+    for part, n in (("train", 3), ("heldout", 1)):
+        for i in range(n):
+            _scene(root / "images" / part / f"cctv-{part}{i}.jpg", (40, 40))
+            (root / "labels" / part).mkdir(parents=True, exist_ok=True)
+            (root / "labels" / part / f"cctv-{part}{i}.txt").write_text("0 0.45 0.55 0.25 0.3\n")
+    return root
+
+
+def test_extra_train_adds_imported_gun_pictures_with_boxes_and_never_their_heldout(gun_set, tmp_path):
+    extra = _import_output(tmp_path / "cctv-guns")
+    out = tmp_path / "out"
+    result = prepare(gun_set, out, class_names=["gun"], split="file", extra_train=[extra], gun_free_share=0.25)
+    train = (out / "train.txt").read_text().splitlines()
+    added = [p for p in train if "cctv-" in p]
+    assert result.extra == {str(extra): {"pictures": 3, "gun_boxes": 3}}
+    assert len(added) == 3 and not any("heldout" in p for p in added)
+    assert all((out / "labels" / Path(p).with_suffix(".txt").name).read_text().startswith("0 0.45")
+               for p in added)
+    # the share counts the imported pictures: 8 + 3 = 11 -> (n) / (11 + n) >= 0.25 -> n = 4
+    assert result.gun_free["painted_out"] == 4
+    assert not any("cctv-" in p for p in (out / "valid.txt").read_text().splitlines())
+
+
+def test_extra_train_refuses_what_is_not_a_gun_import(gun_set, tmp_path):
+    extra = _import_output(tmp_path / "cctv-guns")
+    with pytest.raises(PrepareError, match="class 0 is 'pistol'.*--class-names gun"):
+        prepare(gun_set, tmp_path / "a", class_names=["pistol"], split="file", extra_train=[extra])
+    with pytest.raises(PrepareError, match="no images/train/"):
+        prepare(gun_set, tmp_path / "b", class_names=["gun"], split="file", extra_train=[gun_set])
+    (extra / "labels" / "train" / "cctv-train0.txt").write_text("2 0.5 0.5 0.1 0.1\n")
+    with pytest.raises(PrepareError, match="cctv-train0.jpg: class 2"):
+        prepare(gun_set, tmp_path / "c", class_names=["gun"], split="file", extra_train=[extra])
