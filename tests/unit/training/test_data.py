@@ -168,3 +168,19 @@ def test_hidden_cut_trims_or_drops_what_a_patch_hides():
     np.testing.assert_allclose(out[0], [0, 0.25, 0.5, 0.1, 0.2], atol=1e-6)
     np.testing.assert_allclose(out[1:], boxes[2:], atol=1e-6)
     assert len(hidden_cut(boxes[:1], (0.21, 0.0, 1.0, 1.0), 0.3)) == 0  # 5 % left in view
+
+
+def test_a_data_set_laid_out_per_split_is_read_through_its_splits_csv(tmp_path):
+    """import-external writes images/<split>/NAME and names the bare file in splits.csv."""
+    from gunwatch.training.data.datasource import open_data
+
+    for split, name in (("train", "a.jpg"), ("heldout", "b.jpg")):
+        (tmp_path / "images" / split).mkdir(parents=True)
+        (tmp_path / "labels" / split).mkdir(parents=True)
+        (tmp_path / "images" / split / name).write_bytes(b"")
+        (tmp_path / "labels" / split / name.replace(".jpg", ".txt")).write_text("0 0.5 0.5 0.1 0.1\n")
+    (tmp_path / "splits.csv").write_text("file,split,source_image\na.jpg,train,a\nb.jpg,heldout,b\n")
+    source = open_data(tmp_path)
+    assert source.pairs("heldout") == [(tmp_path / "images" / "heldout" / "b.jpg",
+                                        tmp_path / "labels" / "heldout" / "b.txt")]
+    assert [image.name for image, _ in source.pairs("all")] == ["b.jpg", "a.jpg"]
