@@ -38,7 +38,9 @@ them: valid and test stay the annotators' pictures. report.json's "gun_free" say
 
 More gun pictures: --extra-train DIR (repeatable) adds the train part of a `gunwatch train
 import-external` output (DIR/images/train with its labels, guns as class 0) to train.txt; its
-held-back part stays out, to score on. report.json's "extra_train" counts pictures and boxes."""
+held-back part stays out, to score on; --extra-repeat N lists each of its pictures N times (a few
+hundred camera pictures hardly weigh beside ten thousand close-ups). report.json's "extra_train"
+counts pictures, boxes and train.txt lines."""
 
 EXAMPLES = """\
 examples:
@@ -92,6 +94,8 @@ def add_parser(sub) -> None:
     prep.add_argument("--extra-train", type=Path, action="append", metavar="DIR",
                       help="add the train part of an import-external output (gun pictures with their "
                       "boxes) to train.txt; repeatable")
+    prep.add_argument("--extra-repeat", type=int, default=1, metavar="N",
+                      help="list each --extra-train picture N times in train.txt (default 1)")
     prep.add_argument("--seed", type=int, default=0, help="which train pictures get painted out (default 0)")
     prep.set_defaults(run=run_prepare)
     add_run_parsers(verbs)
@@ -112,7 +116,7 @@ def run_prepare(args: argparse.Namespace) -> int:
                          fix=args.fix, drop=args.drop, decode=not args.no_decode,
                          tighten_rotated=args.tighten_rotated, upright_rotated=args.upright_rotated,
                          gun_free_share=args.gun_free_share, negatives=args.negatives,
-                         extra_train=args.extra_train, seed=args.seed)
+                         extra_train=args.extra_train, extra_repeat=args.extra_repeat, seed=args.seed)
     except OSError as exc:
         raise ConfigError(str(exc)) from exc
     problems = ", ".join(f"{k}: {n}" for k, n in result.counts.most_common() if n) or "none"
@@ -136,8 +140,8 @@ def run_prepare(args: argparse.Namespace) -> int:
               f"{g['painted_out']} painted out, {g['from_folder']} from --negatives, "
               f"{g['already_gun_free']} already without boxes", file=sys.stderr)
     for folder, added in (result.extra or {}).items():
-        print(f"--extra-train {folder}: {added['pictures']} train pictures, {added['gun_boxes']} gun boxes",
-              file=sys.stderr)
+        print(f"--extra-train {folder}: {added['pictures']} train pictures, {added['gun_boxes']} gun boxes, "
+              f"{added['train_lines']} train.txt lines", file=sys.stderr)
     print(args.out / "obj.data")
     return 0
 

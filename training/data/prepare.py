@@ -81,7 +81,7 @@ def prepare(source: Path, out: Path, *, names_file: Path | None = None, class_na
             group_pattern: str | None = None, near_duplicates: Path | None = None, fix: bool = False,
             drop: bool = False, decode: bool = True, tighten_rotated: bool = False,
             upright_rotated: bool = False, gun_free_share: float = 0.0, negatives: Path | None = None,
-            extra_train: list[Path] | None = None, seed: int = 0) -> Prepared:
+            extra_train: list[Path] | None = None, extra_repeat: int = 1, seed: int = 0) -> Prepared:
     dataset = load_dataset(source, names_file)
     if class_names:
         dataset.names = class_names
@@ -111,7 +111,8 @@ def prepare(source: Path, out: Path, *, names_file: Path | None = None, class_na
                                  upright_dir=out / "upright" if upright_rotated else None)
     # before the gun-free share is counted, so that the share holds for the whole train list;
     # after the rotation fixes, which are for this data set's export tool only
-    extra = {str(folder): _add_extra_train(dataset, parts["train"], folder) for folder in extra_train or []}
+    extra = {str(folder): _add_extra_train(dataset, parts["train"], folder, extra_repeat)
+             for folder in extra_train or []}
     gun_free = None
     if gun_free_share or negatives:
         try:
@@ -161,10 +162,14 @@ def prepare(source: Path, out: Path, *, names_file: Path | None = None, class_na
     return Prepared(out, counts, report["parts"], report["dropped"], groups, rotated, gun_free, extra or None)
 
 
-def _add_extra_train(dataset: Dataset, train: list[int], folder: Path) -> dict:
+def _add_extra_train(dataset: Dataset, train: list[int], folder: Path, repeat: int) -> dict:
     """Append the train part of an import-external output (``images/train`` with
-    ``labels/train``; its ``heldout`` part is never read, it scores the model) to the train split.
-    Imports write every gun as class 0, so this data set's class 0 must be the gun."""
+    ``labels/train``; its ``heldout`` part is never read, it scores the model) to the train split,
+    each picture ``repeat`` times: a few hundred camera pictures beside ten thousand close-ups
+    would otherwise hardly weigh in a batch. Imports write every gun as class 0, so this data
+    set's class 0 must be the gun."""
+    if repeat < 1:
+        raise PrepareError(f"--extra-repeat {repeat}: must be 1 or more (times each picture is listed)")
     if not (folder / "images" / "train").is_dir():
         raise PrepareError(f"--extra-train {folder}: no images/train/ in it; give the output folder "
                            "of `gunwatch train import-external`")
@@ -181,8 +186,9 @@ def _add_extra_train(dataset: Dataset, train: list[int], folder: Path) -> dict:
                            "import the source again with `gunwatch train import-external`")
     for sample in pictures:
         dataset.samples.append(sample)
-        train.append(len(dataset.samples) - 1)
-    return {"pictures": len(pictures), "gun_boxes": sum(len(s.boxes) for s in pictures)}
+        train.extend([len(dataset.samples) - 1] * repeat)
+    return {"pictures": len(pictures), "gun_boxes": sum(len(s.boxes) for s in pictures),
+            "train_lines": len(pictures) * repeat}
 
 
 def _gun_free_train(dataset: Dataset, train: list[int], given_boxes: dict[int, list], share: float,

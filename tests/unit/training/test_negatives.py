@@ -100,15 +100,16 @@ def _import_output(root: Path) -> Path:
 def test_extra_train_adds_imported_gun_pictures_with_boxes_and_never_their_heldout(gun_set, tmp_path):
     extra = _import_output(tmp_path / "cctv-guns")
     out = tmp_path / "out"
-    result = prepare(gun_set, out, class_names=["gun"], split="file", extra_train=[extra], gun_free_share=0.25)
+    result = prepare(gun_set, out, class_names=["gun"], split="file", extra_train=[extra], extra_repeat=2,
+                     gun_free_share=0.25)
     train = (out / "train.txt").read_text().splitlines()
     added = [p for p in train if "cctv-" in p]
-    assert result.extra == {str(extra): {"pictures": 3, "gun_boxes": 3}}
-    assert len(added) == 3 and not any("heldout" in p for p in added)
+    assert result.extra == {str(extra): {"pictures": 3, "gun_boxes": 3, "train_lines": 6}}
+    assert len(added) == 6 and len(set(added)) == 3 and not any("heldout" in p for p in added)
     assert all((out / "labels" / Path(p).with_suffix(".txt").name).read_text().startswith("0 0.45")
                for p in added)
-    # the share counts the imported pictures: 8 + 3 = 11 -> (n) / (11 + n) >= 0.25 -> n = 4
-    assert result.gun_free["painted_out"] == 4
+    # the share counts the imported lines: 8 + 6 = 14 -> n / (14 + n) >= 0.25 -> n = 5
+    assert result.gun_free["painted_out"] == 5
     assert not any("cctv-" in p for p in (out / "valid.txt").read_text().splitlines())
 
 
@@ -116,6 +117,8 @@ def test_extra_train_refuses_what_is_not_a_gun_import(gun_set, tmp_path):
     extra = _import_output(tmp_path / "cctv-guns")
     with pytest.raises(PrepareError, match="class 0 is 'pistol'.*--class-names gun"):
         prepare(gun_set, tmp_path / "a", class_names=["pistol"], split="file", extra_train=[extra])
+    with pytest.raises(PrepareError, match="--extra-repeat 0: must be 1 or more"):
+        prepare(gun_set, tmp_path / "r", class_names=["gun"], split="file", extra_train=[extra], extra_repeat=0)
     with pytest.raises(PrepareError, match="no images/train/"):
         prepare(gun_set, tmp_path / "b", class_names=["gun"], split="file", extra_train=[gun_set])
     (extra / "labels" / "train" / "cctv-train0.txt").write_text("2 0.5 0.5 0.1 0.1\n")
