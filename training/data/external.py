@@ -315,7 +315,7 @@ def parse_label(text: str) -> list[tuple[int, float, float, float, float]]:
 def read_reviews(path: Path) -> dict[str, str]:
     """source_image -> verdict of a review file (columns source_image, verdict, note)."""
     try:
-        with open(path, newline="") as fh:
+        with open(path, newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
     except FileNotFoundError as exc:
         raise ExternalError(f"{path}: review file missing") from exc

@@ -165,7 +165,7 @@ def make_sheets(git_dir: Path, out: Path, source_name: str = "cctv-guns", commit
                              b, *(round(v) for v in box_pixels(box, picture))])
             title = f"sheet-{page_no:03d}  {tiles[0][0]} .. {tiles[-1][0]}  ({source_name})"
             cv2.imwrite(str(out / "sheets" / f"sheet-{page_no:03d}.png"), sheet(cells, title))
-    with open(out / "index.csv", "w", newline="") as fh:
+    with open(out / "index.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["tile_id", "sheet", "source_image", "split", "file", "box", "x0", "y0", "x1", "y1"])
         writer.writerows(rows)
