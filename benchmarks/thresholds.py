@@ -2,8 +2,10 @@
 
 For each NMS IoU in a grid, runs the model once at a low confidence (0.005) over the split,
 then computes AP@0.50 (VOC all-point) and, for each confidence in a grid, precision, recall and
-F1 at IoU 0.5. The baseline is the seed study's setting (confidence 0.7, NMS 0.4), measured on
-the same detections. Chosen: the NMS with the best AP, then the confidence with the best F1.
+F1 at IoU 0.5, and how many false boxes lie on no labelled gun at all (`fp_no_gun`; the rest
+are loose or second boxes on a gun). The baseline is the seed study's setting (confidence 0.7,
+NMS 0.4), measured on the same detections. Chosen: the NMS with the best AP, then the
+confidence with the best F1.
 
     python benchmarks/thresholds.py --json [--model M] [--split valid] [--limit N]
 """
@@ -47,19 +49,25 @@ def load_split(dataset: Path, split: str, limit: int | None) -> list[tuple[Path,
     return items
 
 
-def score(dets: list[list[Detection]], truths: list[list[BBox]], conf: float) -> tuple[int, int, int]:
-    """(TP, FP, FN) at IoU 0.5, each truth matched once, best detections first."""
-    tp = fp = 0
+def score(dets: list[list[Detection]], truths: list[list[BBox]], conf: float) -> tuple[int, int, int, int]:
+    """(TP, FP, FN, FP on no gun) at IoU 0.5, each truth matched once, best detections first.
+
+    A false box is either on a labelled gun (a second box, or one too loose for IoU 0.5: its best
+    IoU with any truth is at least 0.1) or on no gun at all; only the second kind is a false
+    alarm in a camera, so the two are told apart."""
+    tp = fp = elsewhere = 0
     for found, truth in zip(dets, truths):
         used = [False] * len(truth)
         for det in sorted((d for d in found if d.confidence >= conf), key=lambda d: -d.confidence):
-            ious = [det.box.iou(t) if not used[j] else 0.0 for j, t in enumerate(truth)]
+            all_ious = [det.box.iou(t) for t in truth]
+            ious = [0.0 if used[j] else iou for j, iou in enumerate(all_ious)]
             j = int(np.argmax(ious)) if ious else -1
             if j >= 0 and ious[j] >= 0.5:
                 used[j], tp = True, tp + 1
             else:
                 fp += 1
-    return tp, fp, sum(len(t) for t in truths) - tp
+                elsewhere += max(all_ious, default=0.0) < 0.1
+    return tp, fp, sum(len(t) for t in truths) - tp, elsewhere
 
 
 def average_precision(dets: list[list[Detection]], truths: list[list[BBox]]) -> float:
@@ -77,11 +85,11 @@ def average_precision(dets: list[list[Detection]], truths: list[list[BBox]]) -> 
     return voc_ap(tp / max(sum(len(t) for t in truths), 1), tp / np.arange(1, len(hits) + 1))
 
 
-def prf(tp: int, fp: int, fn: int) -> dict:
+def prf(tp: int, fp: int, fn: int, fp_no_gun: int) -> dict:
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
     return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0,
-            "tp": tp, "fp": fp, "fn": fn}
+            "tp": tp, "fp": fp, "fn": fn, "fp_no_gun": fp_no_gun}
 
 
 def main() -> int:
