@@ -197,7 +197,7 @@ def _gun_free_train(dataset: Dataset, train: list[int], given_boxes: dict[int, l
     enough train pictures painted out (chosen with ``seed``) that gun-free pictures make up
     ``share`` of the train list. Painted copies are of the data set's own pictures, not of the
     upright copies, so a picture and its turned-back twin are never both painted."""
-    from .negatives import choose, folder_pictures, painted_count, write_painted
+    from .negatives import can_paint_out, choose, folder_pictures, painted_count, write_painted
 
     already = sum(1 for i in train if not dataset.samples[i].boxes)
     added = folder_pictures(negatives) if negatives else []
@@ -205,7 +205,7 @@ def _gun_free_train(dataset: Dataset, train: list[int], given_boxes: dict[int, l
         dataset.samples.append(Sample(path))
         train.append(len(dataset.samples) - 1)
     count = painted_count(len(train), already + len(added), share)
-    candidates = [i for i, boxes in given_boxes.items() if boxes]
+    candidates = [i for i, boxes in given_boxes.items() if boxes and can_paint_out(boxes)]
     chosen = choose(candidates, count, seed)
     if chosen:
         out_dir.mkdir(parents=True, exist_ok=True)

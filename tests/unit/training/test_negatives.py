@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from gunwatch.training.data.negatives import paint_out, painted_count
+from gunwatch.training.data.negatives import can_paint_out, paint_out, painted_count, painted_share
 from gunwatch.training.data.prepare import PrepareError, prepare
 
 
@@ -30,6 +30,30 @@ def test_paint_out_removes_the_object_and_keeps_the_rest(tmp_path):
     assert img[30:60, 50:80].mean() == 255
     assert painted[30:60, 50:80].mean() < 130  # the square is gone, filled from the gradient
     assert np.array_equal(painted[:, :40], img[:, :40])  # nothing far from the box changes
+
+
+def test_a_gun_that_fills_the_picture_cannot_be_painted_out(tmp_path):
+    """cv2.inpaint with nothing around the mask gives the picture back unchanged, gun and all."""
+    _scene(tmp_path / "a.png", (50, 30))
+    img = cv2.imread(str(tmp_path / "a.png"))
+    close_up = [(0, 0.5, 0.5, 0.95, 0.95)]  # grown by the margin it covers the whole picture
+    assert painted_share(close_up) == 1.0 and not can_paint_out(close_up)
+    assert np.array_equal(paint_out(img, close_up), img)
+    tall = [(0, 0.3, 0.5, 0.4, 0.9)]  # grown: 0.44 x 0.99 of the picture
+    assert abs(painted_share(tall) - 0.44 * 0.99) < 0.02 and can_paint_out(tall)
+    two = [(0, 0.25, 0.5, 0.4, 0.9), (0, 0.3, 0.5, 0.4, 0.9)]
+    assert abs(painted_share(two) - 0.49 * 0.99) < 0.02  # the overlap counts once
+
+
+def test_prepare_never_paints_a_picture_whose_gun_fills_it(gun_set, tmp_path):
+    for i in range(4):  # four of the eight train pictures become close-ups
+        (gun_set / "labels" / f"g{i}.txt").write_text("0 0.5 0.5 0.98 0.97\n")
+    out = tmp_path / "out"
+    result = prepare(gun_set, out, class_names=["gun"], split="file", gun_free_share=0.3)
+    painted = sorted(p.name for p in (out / "gun-free").iterdir())
+    assert result.gun_free["painted_out"] == 4 and painted == [f"g{i}.gunfree.jpg" for i in range(4, 8)]
+    with pytest.raises(PrepareError, match="only 4 train pictures have boxes that can be painted out"):
+        prepare(gun_set, tmp_path / "more", class_names=["gun"], split="file", gun_free_share=0.4)
 
 
 def test_painted_count_reaches_the_share():
