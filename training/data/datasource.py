@@ -79,12 +79,13 @@ def _open_dataset(root: Path) -> DataSource:
     if (root / "splits.csv").is_file():
         for row in split_rows(root / "splits.csv"):
             split, name = row["split"], row["file"]
+            if not split:
+                continue
             # an export laid out per split (images/<split>/NAME, as import-external writes it)
             # names the bare file in its splits.csv
-            if split and not (images / name).exists() and (images / split / name).exists():
+            if not (images / name).exists() and (images / split / name).exists():
                 name = f"{split}/{name}"
-            if split:
-                rows.setdefault(split, []).append(name)
+            rows.setdefault(split, []).append(name)
         for split in rows:
             rows[split].sort()
     return DataSource(root, "dataset", find_names(root), None, {}, rows)
