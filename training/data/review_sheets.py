@@ -14,7 +14,13 @@ picture), the box outlined in red, labelled ``SSSS-B`` (source picture SSSS, box
 source name, and a source picture's tiles never straddle two sheets. OUT/index.csv maps each
 tile to its file and box.
 
+A second pass looks again at the pictures a first review left ``unsure``, larger: ``--verdicts
+unsure --tile 320`` shows only the source pictures with that verdict in the source's review file,
+12 tiles of 320 px to a sheet (SSSS keeps its number from the full pass).
+
     python -m gunwatch.training.data.review_sheets MIRROR.git --out /var/tmp/gunwatch-review
+    python -m gunwatch.training.data.review_sheets MIRROR.git --out /var/tmp/gunwatch-unsure \
+        --verdicts unsure --tile 320
 """
 
 from __future__ import annotations
@@ -29,13 +35,13 @@ import cv2
 import numpy as np
 
 from .external import (
-    SOURCES, BlobReader, Source, export_pictures, label_path, open_export, parse_label, read_names,
-    source_stem,
+    REVIEWS, SOURCES, VERDICTS, BlobReader, Source, export_pictures, label_path, open_export,
+    parse_label, read_names, read_reviews, source_stem,
 )
 
 TILE = 160
 MIN_CROP = 96          # px of the picture around a small box: the hand and arm tell a gun from a phone
-COLUMNS, ROWS = 8, 6
+SHEET_PX = (8 * TILE, 6 * TILE)  # tiles of any size fill about the same page (8x6 of 160, 4x3 of 320)
 LABEL_H = 18           # strip under each tile for its id
 GAP = 4
 HEADER_H = 24
@@ -93,7 +99,7 @@ def box_pixels(box: tuple, picture: np.ndarray) -> tuple[float, float, float, fl
     return (cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h
 
 
-def tile(picture: np.ndarray, box: tuple, label: str) -> np.ndarray:
+def tile(picture: np.ndarray, box: tuple, label: str, size: int = TILE) -> np.ndarray:
     """The box's crop with context, outlined, with its label under it."""
     h, w = picture.shape[:2]
     x0, y0, x1, y1 = box_pixels(box, picture)
@@ -104,24 +110,30 @@ def tile(picture: np.ndarray, box: tuple, label: str) -> np.ndarray:
     padded = cv2.copyMakeBorder(picture, side, side, side, side, cv2.BORDER_CONSTANT,
                                 value=(128, 128, 128))
     crop = padded[top + side:top + 2 * side, left + side:left + 2 * side]
-    scale = TILE / side
-    out = cv2.resize(crop, (TILE, TILE), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    scale = size / side
+    out = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
     cv2.rectangle(out, (int((x0 - left) * scale), int((y0 - top) * scale)),
                   (int((x1 - left) * scale), int((y1 - top) * scale)), (0, 0, 255), 1)
-    cell = np.full((TILE + LABEL_H, TILE, 3), 255, np.uint8)
-    cell[:TILE] = out
-    cv2.putText(cell, label, (3, TILE + LABEL_H - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1,
+    cell = np.full((size + LABEL_H, size, 3), 255, np.uint8)
+    cell[:size] = out
+    cv2.putText(cell, label, (3, size + LABEL_H - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1,
                 cv2.LINE_AA)
     return cell
 
 
-def sheet(cells: list[np.ndarray], title: str) -> np.ndarray:
-    cell_w, cell_h = TILE + GAP, TILE + LABEL_H + GAP
-    page = np.full((HEADER_H + ROWS * cell_h, COLUMNS * cell_w, 3), 255, np.uint8)
+def grid(size: int) -> tuple[int, int]:
+    """Columns and rows of a sheet of ``size`` px tiles."""
+    return max(1, SHEET_PX[0] // size), max(1, SHEET_PX[1] // size)
+
+
+def sheet(cells: list[np.ndarray], title: str, size: int = TILE) -> np.ndarray:
+    columns, rows = grid(size)
+    cell_w, cell_h = size + GAP, size + LABEL_H + GAP
+    page = np.full((HEADER_H + rows * cell_h, columns * cell_w, 3), 255, np.uint8)
     cv2.putText(page, title, (4, HEADER_H - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
     for i, cell in enumerate(cells):
-        y, x = HEADER_H + (i // COLUMNS) * cell_h, (i % COLUMNS) * cell_w
-        page[y:y + TILE + LABEL_H, x:x + TILE] = cell
+        y, x = HEADER_H + (i // columns) * cell_h, (i % columns) * cell_w
+        page[y:y + size + LABEL_H, x:x + size] = cell
     return page
 
 
@@ -140,31 +152,40 @@ def pages(groups: list[list], per_page: int) -> list[list]:
 
 
 def make_sheets(git_dir: Path, out: Path, source_name: str = "cctv-guns", commit: str = "HEAD",
-                train_copies: int = TRAIN_COPIES) -> dict[str, int]:
-    """Write OUT/sheets/sheet-NNN.png and OUT/index.csv; the counts of what they show."""
+                train_copies: int = TRAIN_COPIES, verdicts: tuple[str, ...] = (),
+                size: int = TILE) -> dict[str, int]:
+    """Write OUT/sheets/sheet-NNN.png and OUT/index.csv; the counts of what they show. With
+    ``verdicts``, only the source pictures the source's review file gives one of them."""
     git_dir, out = Path(git_dir), Path(out)
-    _, files = open_export(SOURCES[source_name], git_dir, commit)
+    source = SOURCES[source_name]
+    reviewed = read_reviews(REVIEWS / source.review_file) if verdicts else {}
+    _, files = open_export(source, git_dir, commit)
     (out / "sheets").mkdir(parents=True, exist_ok=True)
     for old in (out / "sheets").glob("sheet-*.png"):
         old.unlink()
     rows = []
     with BlobReader(git_dir) as reader:
-        with_boxes = gun_boxes(SOURCES[source_name], files, reader)
-        shown = shown_pictures(export_pictures(files), with_boxes, train_copies)
+        with_boxes = gun_boxes(source, files, reader)
+        numbered = list(enumerate(shown_pictures(export_pictures(files), with_boxes, train_copies), start=1))
+        if verdicts:
+            numbered = [(n, (name, pictures)) for n, (name, pictures) in numbered
+                        if reviewed.get(name) in verdicts]
+        shown = [pair for _, pair in numbered]
         groups = [[(f"{number:04d}{'' if len(pictures) == 1 else f'.{c}'}-{b}", name, path, b, box)
                    for c, path in enumerate(pictures, start=1)
                    for b, box in enumerate(with_boxes[path], start=1)]
-                  for number, (name, pictures) in enumerate(shown, start=1)]
-        sheets = pages(groups, COLUMNS * ROWS)
+                  for number, (name, pictures) in numbered]
+        columns, rows_per_sheet = grid(size)
+        sheets = pages(groups, columns * rows_per_sheet)
         for page_no, tiles in enumerate(sheets, start=1):
             cells = []
             for tile_id, name, path, b, box in tiles:
                 picture = cv2.imdecode(np.frombuffer(reader.read(files[path]), np.uint8), cv2.IMREAD_COLOR)
-                cells.append(tile(picture, box, tile_id))
+                cells.append(tile(picture, box, tile_id, size))
                 rows.append([tile_id, f"sheet-{page_no:03d}", name, split_of(path), PurePosixPath(path).name,
                              b, *(round(v) for v in box_pixels(box, picture))])
             title = f"sheet-{page_no:03d}  {tiles[0][0]} .. {tiles[-1][0]}  ({source_name})"
-            cv2.imwrite(str(out / "sheets" / f"sheet-{page_no:03d}.png"), sheet(cells, title))
+            cv2.imwrite(str(out / "sheets" / f"sheet-{page_no:03d}.png"), sheet(cells, title, size))
     with open(out / "index.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["tile_id", "sheet", "source_image", "split", "file", "box", "x0", "y0", "x1", "y1"])
@@ -183,8 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--commit", default="HEAD")
     ap.add_argument("--train-copies", type=int, default=TRAIN_COPIES,
                     help="augmented copies Roboflow wrote per train picture")
+    ap.add_argument("--verdicts", nargs="+", choices=VERDICTS, default=(),
+                    help="only source pictures with these verdicts in the source's review file")
+    ap.add_argument("--tile", type=int, default=TILE, help="tile side in px (a sheet holds fewer when larger)")
     args = ap.parse_args(argv)
-    counts = make_sheets(args.mirror, args.out, args.source, args.commit, args.train_copies)
+    counts = make_sheets(args.mirror, args.out, args.source, args.commit, args.train_copies,
+                         tuple(args.verdicts), args.tile)
     for key, value in counts.items():
         print(f"{key}: {value}")
     print(f"{args.out / 'sheets'}/sheet-001.png .. sheet-{counts['sheets']:03d}.png, "

@@ -246,3 +246,21 @@ def test_review_sheets_show_one_copy_per_source_picture_and_every_copy_of_a_reus
         [("0001-1", "a", "a_jpg.rf.1.jpg", "1"), ("0001-2", "a", "a_jpg.rf.1.jpg", "2")]
     assert (rows[0]["x0"], rows[0]["y1"]) == ("14", "18")  # 32 px pictures
     assert cv2.imread(str(tmp_path / "review" / "sheets" / "sheet-001.png")).shape[1] == 8 * 164
+
+
+def test_review_sheets_second_pass_shows_only_the_asked_verdicts_larger_keeping_numbers(
+        tmp_path, monkeypatch):
+    from gunwatch.training.data import review_sheets
+    from gunwatch.training.data.external import SOURCES
+
+    (tmp_path / "t.csv").write_text("source_image,verdict,note\na,handgun,\nb,unsure,\n")
+    monkeypatch.setattr(review_sheets, "REVIEWS", tmp_path)
+    monkeypatch.setitem(SOURCES, "t", Source(name="t", repo="someone/t", root="export", gun_free=False,
+                                             gun_classes=("weapon",), review_file="t.csv"))
+    bare = _repo(tmp_path, {"a.jpg": "3 0.5 0.5 0.1 0.1\n", "b.jpg": "3 0.4 0.5 0.1 0.1\n"})
+    counts = review_sheets.make_sheets(bare, tmp_path / "review", "t", verdicts=("unsure",), size=320)
+    assert counts["source pictures"] == 1 and counts["tiles"] == 1
+    with open(tmp_path / "review" / "index.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["tile_id"], r["source_image"]) for r in rows] == [("0002-1", "b")]  # b is still 0002
+    assert cv2.imread(str(tmp_path / "review" / "sheets" / "sheet-001.png")).shape[1] == 4 * 324
