@@ -7,10 +7,10 @@ sequences: the same pictures with the guns painted out (gunwatch.training.data.n
 which also makes the gun-free training pictures: the same hands, people and rooms, no gun) plus
 darknet's everyday sample photos. A close-up whose gun fills over half of the picture cannot be
 painted out (negatives.can_paint_out: the gun would still be there), so it makes a gun sequence
-only; the report counts them (close_ups_left_out). Each candidate rule is applied by the real confirmation engine
-to the same detections. Reported per rule: the share of gun sequences that raise an incident,
-frames until it does, and the share of gun-free sequences that raise one. The baseline is a
-single frame at the seed's confidence 0.7.
+only; the report counts them (close_ups_left_out). Each candidate rule is applied by the real
+confirmation engine to the same detections. Reported per rule: the share of gun sequences that
+raise an incident, frames until it does, and the share of gun-free sequences that raise one. The
+baseline is a single frame at the seed's confidence 0.7.
 
 Snapshot bursts (a folder source that gets 3 or 5 pictures per recorder event, one a second):
 the same sequences sampled as bursts of 3 and 5 pictures, confirmed by the single-picture rule

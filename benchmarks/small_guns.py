@@ -102,6 +102,9 @@ def build_frames(pictures, count: int, seed: int = 7):
     rng = np.random.default_rng(seed)
     scenes = backdrops()
     paintable = [(picture, boxes) for picture, boxes in pictures if can_paint_out(boxes)]
+    if not paintable:
+        raise SystemExit("small_guns: no chosen picture can have its gun painted out, so there are "
+                         "no gun-free frames; use a split with pictures of people (--split)")
     guns, free = [], []
     for i in range(count):
         picture, boxes = pictures[i % len(pictures)]
