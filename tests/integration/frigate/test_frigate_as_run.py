@@ -72,9 +72,23 @@ def running(broker):  # noqa: F811
         thread.join(timeout=10)
 
 
+_open_write_backs: list[FrigateWriteBack] = []
+
+
+@pytest.fixture(autouse=True)
+def close_write_backs():
+    """Stop every write-back a test made: its worker thread would otherwise keep retrying a
+    Frigate that is gone, and log into a closed stream once pytest has finished."""
+    yield
+    while _open_write_backs:
+        _open_write_backs.pop().close()
+
+
 def write_back_of(source: FrigateSource, **overrides) -> FrigateWriteBack:
     """The write-back `gunwatch run` builds beside the source (its journal in memory here)."""
-    return FrigateWriteBack(source.config.model_copy(update=overrides), source.events, WriteBackJournal(None))
+    write_back = FrigateWriteBack(source.config.model_copy(update=overrides), source.events, WriteBackJournal(None))
+    _open_write_backs.append(write_back)
+    return write_back
 
 
 def gun(camera: str = "driveway", box: BBox = BBox(320, 320, 40, 40), confidence: float = 0.9,

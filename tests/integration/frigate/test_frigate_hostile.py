@@ -22,7 +22,7 @@ from ...support.hostile import encoded, json_deep
 from ...support.wait import wait_for
 from ..sources.test_folder import Collected
 from .test_frigate import broker, event  # noqa: F401 (broker is a fixture)
-from .test_frigate_as_run import write_back_of
+from .test_frigate_as_run import close_write_backs, write_back_of  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.mqtt
 
