@@ -62,11 +62,11 @@ def folder_set(folder: Path, limit: int | None) -> list[tuple[str, "cv2.Mat"]]:
     return pictures
 
 
-def false_alarms(model_ref: str | None, backend: str, confidence: float | None,
+def false_alarms(model_ref: str | None, backend: str, confidence: float | None, nms: float | None,
                  pictures: list[tuple[str, "cv2.Mat"]]) -> dict:
     model = load_model(model_ref)
     settings = DetectorSettings(confidence=confidence if confidence is not None else model.meta.thresholds.confidence,
-                                nms=model.meta.thresholds.nms)
+                                nms=nms if nms is not None else model.meta.thresholds.nms)
     detector = create_detector(backend, model, settings)
     try:
         hits = []
@@ -93,6 +93,8 @@ def main() -> int:
     parser.add_argument("--folder", type=Path, help="also: a folder of pictures that show no gun")
     parser.add_argument("--backend", default="opencv")
     parser.add_argument("--confidence", type=float, help="instead of each model's default")
+    parser.add_argument("--nms", type=float, help="instead of each model's default (the operating point "
+                        "chosen on valid may pair a confidence with another NMS)")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -111,7 +113,7 @@ def main() -> int:
     results = {}
     for set_name, pictures in sets.items():
         for role, ref in models.items():
-            r = false_alarms(ref, args.backend, args.confidence, pictures)
+            r = false_alarms(ref, args.backend, args.confidence, args.nms, pictures)
             results.setdefault(set_name, {})[role] = r
             if not args.json:
                 print(f"{set_name}: {role} {r['model']} at {r['confidence']}: {r['with_a_gun_box']} of "
