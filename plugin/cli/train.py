@@ -243,8 +243,9 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    help="torch: share of pictures shrunk to 0.15-0.6 of the input side and pasted on "
                    "another picture (small, far guns)")
     p.add_argument("--bf16", action="store_true", default=None,
-                   help="torch: forward and backward in bfloat16 autocast (benchmarks/train_step.py "
-                   "says whether it pays on this CPU)")
+                   help="torch: forward and backward in bfloat16 autocast where the CPU has native "
+                   "bfloat16 (AVX-512 BF16 or AMX; float32 elsewhere, said in the log; "
+                   "benchmarks/train_step.py measures the gain)")
     p.add_argument("--eval-every", type=int, metavar="N",
                    help="torch: score on the valid list every N iterations (default 200, or the run's length)")
 

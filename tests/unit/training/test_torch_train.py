@@ -173,7 +173,9 @@ def test_an_interrupted_run_resumes_into_the_same_weights(tmp_path):
     assert (tmp_path / "straight" / "loss.csv").read_text() == (tmp_path / "resumed" / "loss.csv").read_text()
 
 
-def test_bf16_trains_the_same_batch_close_to_float32(tmp_path):
+def test_bf16_trains_the_same_batch_close_to_float32(tmp_path, monkeypatch):
+    from gunwatch.training.pytorch import torch_train
+    monkeypatch.setattr(torch_train, "bf16_is_native", lambda _torch: True)  # emulated here or not
     train = _list_file(tmp_path / "train.txt", "train", 2)
     losses, weights = {}, {}
     for kind, extra in (("fp32", []), ("bf16", ["--bf16"])):
@@ -184,3 +186,17 @@ def test_bf16_trains_the_same_batch_close_to_float32(tmp_path):
         weights[kind] = (out / "last.weights").read_bytes()
     assert weights["fp32"] != weights["bf16"]  # autocast did run the passes in bfloat16
     assert losses["bf16"] == pytest.approx(losses["fp32"], rel=0.02)
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_only_where_the_cpu_has_it(tmp_path, capsys, monkeypatch, native):
+    """A run asked for --bf16 (or resumed with it on another machine) trains in float32 where the
+    CPU would emulate bfloat16, and says so; where it is native, bf16 stays on."""
+    from gunwatch.training.pytorch import torch_train
+    monkeypatch.setattr(torch_train, "bf16_is_native", lambda _torch: native)
+    train = _list_file(tmp_path / "train.txt", "train", 2)
+    out = tmp_path / "run"
+    assert main(_tiny_run_args(train, train, out) + ["--iterations", "1", "--burn-in", "0", "--bf16"]) == 0
+    printed = capsys.readouterr().out
+    assert ("training in float32" in printed) is not native
+    assert json.loads((out / "args.json").read_text())["bf16"] is native
