@@ -22,7 +22,6 @@ import argparse
 import collections
 import json
 import os
-import platform
 import random
 import signal
 import statistics
@@ -43,6 +42,7 @@ from gunwatch.alerts.outbox import Outbox, Store, outbox_path  # noqa: E402
 from gunwatch.alerts.worker import DeliveryWorker  # noqa: E402
 from gunwatch.config import GunwatchConfig  # noqa: E402
 from gunwatch.domain import BBox, Incident  # noqa: E402
+from gunwatch.machine import describe_cpu  # noqa: E402
 from tests.support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio  # noqa: E402
 
 TARGET_P95_MS = 200.0
@@ -198,7 +198,7 @@ def main() -> int:
         kill9 = measure_kill9(work, args.kill_alerts, args.kills, args.answer_ms, args.seed)
     result = {
         "name": "alerts", "gunwatch_version": __version__,
-        "device": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+        "device": describe_cpu(),
         "params": vars(args), "n": args.n,
         "p50_ms": round(statistics.median(latency), 1), "p95_ms": round(percentile(latency, 0.95), 1),
         "latency_samples": len(latency),

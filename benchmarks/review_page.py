@@ -22,8 +22,6 @@ import argparse
 import gc
 import json
 import multiprocessing
-import os
-import platform
 import random
 import sqlite3
 import statistics
@@ -39,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 from gunwatch import __version__  # noqa: E402
 from gunwatch.alerts.outbox import Store  # noqa: E402
 from gunwatch.config import GunwatchConfig  # noqa: E402
+from gunwatch.machine import describe_cpu  # noqa: E402
 from gunwatch.pipeline.confirm import ConfirmSettings, Confirmer  # noqa: E402
 from gunwatch.pipeline.runner import Runner  # noqa: E402
 from gunwatch.web.app import create_app  # noqa: E402
@@ -191,7 +190,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object (last line)")
     args = parser.parse_args()
     result = {"name": "review_page", "gunwatch_version": __version__,
-              "device": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+              "device": describe_cpu(),
               "params": vars(args), "n": args.n, **measure(args)}
     print(json.dumps(result) if args.json else render_table(result))
     return 0 if result["ok"] else 1

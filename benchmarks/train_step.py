@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 import torch
 
+from gunwatch.machine import describe_cpu
 from gunwatch.training.arch.darknet_cfg import read_cfg
 from gunwatch.training.data.loader import Augment, DetectionData, labelled
 from gunwatch.training.data.split import split_images
@@ -37,12 +38,6 @@ ARCHS = {"yolov3-tiny": REPO / "models" / "gun-yolov3-tiny" / "model.cfg",
          "yolov4-tiny": REPO / "models" / "gun-yolov4-tiny" / "model.cfg"}
 
 
-def cpu_flags() -> dict[str, bool]:
-    try:
-        words = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        words = set()
-    return {flag: flag in words for flag in ("avx512_bf16", "amx_bf16")}
 
 
 def step(model: DarknetModel, x: torch.Tensor, targets: torch.Tensor, size: int, bf16: bool) -> float:
@@ -100,7 +95,7 @@ def main() -> int:
                    "speedup": round(base / float(np.median(s)), 2)} for kind, s in seconds.items()}
     cosine = torch.nn.functional.cosine_similarity(grads["fp32"], grads["bf16"], dim=0)
     report = {"name": "train_step", "cpus": os.cpu_count(), "threads": args.threads,
-              "torch": torch.__version__, "cpu_flags": cpu_flags(), "arch": args.arch,
+              "torch": torch.__version__, "device": describe_cpu(), "arch": args.arch,
               "size": args.size, "batch": args.batch, "runs": args.runs, "baseline": "fp32",
               "steps": rows, "speedup_bf16": rows["bf16"]["speedup"],
               "loss": {k: round(v, 4) for k, v in losses.items()},

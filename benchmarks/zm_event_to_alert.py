@@ -30,7 +30,6 @@ import csv
 import itertools
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -47,6 +46,7 @@ import numpy as np
 import requests
 
 from gunwatch import __version__
+from gunwatch.machine import describe_cpu
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GUNWATCH_SHARED", REPO.parent / "shared"))
@@ -328,7 +328,7 @@ def main() -> int:
     clean_events = sum(kind == "clean" for kind, _, _ in results)
     result = {
         "name": "zm_event_to_alert", "gunwatch_version": __version__,
-        "device": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        "device": f"{describe_cpu()}, "
                   f"load {os.getloadavg()[0]:.1f}",
         "params": {**vars(args), "model": kind, "label": label},
         "n": len(latencies), "events": len(results),

@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import multiprocessing
-import platform
 import resource
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from ..detectors.select import backend_names, create_detector
 from ..decode import decode_for_detection
 from ..detectors.base import DetectorSettings
 from ..errors import ConfigError, GunwatchError
+from ..machine import describe_cpu
 from ..model import ModelBundle
 from ..progress import Progress
 from . import options
@@ -185,7 +185,7 @@ def measure_all(model: ModelBundle, frames: list[bytes], kinds: list[str], libra
 
 
 def describe_device() -> str:
-    return f"{platform.processor() or platform.machine()}, {multiprocessing.cpu_count()} CPUs, OpenCV {cv2.__version__} threads {cv2.getNumThreads()}"
+    return f"{describe_cpu()}, OpenCV {cv2.__version__} threads {cv2.getNumThreads()}"
 
 
 def report(model: ModelBundle, frame_count: int, kinds: list[str], image_dir: Path | None = None,

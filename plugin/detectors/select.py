@@ -9,7 +9,6 @@ import inspect
 import json
 import logging
 import os
-import platform
 import time
 
 import cv2
@@ -17,6 +16,7 @@ import numpy as np
 
 from .. import registry
 from ..errors import ConfigError, GunwatchError
+from ..machine import describe_cpu
 from ..model import ModelBundle
 from ..paths import cache_dir
 from .base import Detector, DetectorSettings
@@ -58,7 +58,7 @@ def _machine_key(model: ModelBundle) -> str:
     (installing PyTorch later adds the torch backend to the race)."""
     stat = model.weights.stat()
     facts = [str(model.cfg.resolve()), str(stat.st_size), str(stat.st_mtime_ns), cv2.__version__, _installed("torch"),
-             platform.processor() or platform.machine(), str(os.cpu_count()),
+             describe_cpu(),
              os.environ.get("GUNWATCH_DARKNET_LIB", ""), str(model.meta.input)]
     return hashlib.sha256("|".join(facts).encode()).hexdigest()[:16]
 
