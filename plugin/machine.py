@@ -29,10 +29,6 @@ def _cpuinfo(path: Path) -> tuple[str, set[str]]:
     return model, flags
 
 
-def cpu_features(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
-    return [f for f in FEATURES if f in _cpuinfo(cpuinfo)[1]]
-
-
 def describe_cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     """'AMD EPYC (avx2), 2 CPUs': model name, the FEATURES it has, and the CPU count."""
     model, flags = _cpuinfo(cpuinfo)
