@@ -97,8 +97,10 @@ alerts:
             browser.save_screenshot(str(tmp_path / "incidents-open.png"))
 
             row.find_element("css selector", "button.no").click()
-            assert wait_for(lambda: "state-false_alarm" in browser.find_element(
-                "css selector", "li.incident").get_attribute("class"), 10)
+            # Found and read in one script: the page swaps the row for a new one when the verdict
+            # lands, so an element found in one call can be gone by the next (stale element).
+            row_class = "const row = document.querySelector('li.incident'); return row ? row.className : '';"
+            assert wait_for(lambda: "state-false_alarm" in browser.execute_script(row_class), 10)
             row = browser.find_element("css selector", "li.incident")
             assert "false alarm" in row.text and not row.find_elements("css selector", "button.no")
             browser.save_screenshot(str(tmp_path / "incidents.png"))
