@@ -9,7 +9,12 @@ around two guns). The baseline is the seed study's setting (confidence 0.7,
 NMS 0.4), measured on the same detections. Chosen: the NMS with the best AP, then the
 confidence with the best F1.
 
-    python benchmarks/thresholds.py --json [--model M] [--split valid] [--limit N]
+`--at-precision 0.955,0.96` adds, at the chosen NMS, the most guns a model finds while its
+precision stays at or above each figure, over every confidence its boxes have rather than the
+0.05 grid: the fair way to set two models side by side, since on the grid one lands at 0.955
+and the other at 0.968 and their recalls are not comparable.
+
+    python benchmarks/thresholds.py --json [--model M] [--split valid] [--limit N] [--at-precision P,...]
 """
 
 from __future__ import annotations
@@ -81,7 +86,11 @@ def score(dets: list[list[Detection]], truths: list[list[BBox]], conf: float) ->
     return tp, fp, sum(len(t) for t in truths) - tp, elsewhere, oversized
 
 
-def average_precision(dets: list[list[Detection]], truths: list[list[BBox]]) -> float:
+def ranked_hits(dets: list[list[Detection]], truths: list[list[BBox]]) -> tuple[list[float], list[bool]]:
+    """Every box, surest first, and whether it finds a gun not found by a surer one (IoU 0.5).
+
+    Matching only interacts within a picture, so this global order gives, at any confidence, the
+    same counts as score() at that confidence."""
     ranked = sorted(((d.confidence, i, d) for i, found in enumerate(dets) for d in found), key=lambda r: -r[0])
     used = [[False] * len(t) for t in truths]
     hits = []
@@ -92,8 +101,34 @@ def average_precision(dets: list[list[Detection]], truths: list[list[BBox]]) -> 
         if hit:
             used[i][j] = True
         hits.append(hit)
+    return [r[0] for r in ranked], hits
+
+
+def average_precision(dets: list[list[Detection]], truths: list[list[BBox]]) -> float:
+    _, hits = ranked_hits(dets, truths)
     tp = np.cumsum(hits)
     return voc_ap(tp / max(sum(len(t) for t in truths), 1), tp / np.arange(1, len(hits) + 1))
+
+
+def recall_at_precision(dets: list[list[Detection]], truths: list[list[BBox]], min_precision: float) -> dict:
+    """The most guns found while precision stays >= min_precision, at the highest confidence that
+    finds them (fewest false boxes for that recall).
+
+    Only confidences a box actually has are thresholds (boxes of equal confidence pass or fail
+    together), so the figure is one a detector set to that confidence reproduces."""
+    confidences, hits = ranked_hits(dets, truths)
+    n_truth = sum(len(t) for t in truths)
+    best = {"confidence": None, "precision": None, "recall": 0.0, "tp": 0, "fp": 0}
+    tp = 0
+    for k, (confidence, hit) in enumerate(zip(confidences, hits)):
+        tp += hit
+        if k + 1 < len(confidences) and confidences[k + 1] == confidence:
+            continue
+        precision = tp / (k + 1)
+        if precision >= min_precision and tp > best["tp"]:
+            best = {"confidence": round(confidence, 4), "precision": round(precision, 4),
+                    "recall": round(tp / n_truth, 4) if n_truth else 0.0, "tp": tp, "fp": k + 1 - tp}
+    return best
 
 
 def prf(tp: int, fp: int, fn: int, fp_no_gun: int, fp_oversized: int) -> dict:
@@ -110,8 +145,16 @@ def main() -> int:
     parser.add_argument("--split", default="valid")
     parser.add_argument("--backend", default="opencv")
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--at-precision", default="", metavar="P,...",
+                        help="also report the most guns found at precision >= each P (e.g. 0.955,0.96)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    try:
+        at_precision = [float(p) for p in args.at_precision.split(",") if p.strip()]
+    except ValueError:
+        parser.error(f"--at-precision {args.at_precision!r}: give precisions between 0 and 1, comma-separated, e.g. 0.955,0.96")
+    if any(not 0 < p <= 1 for p in at_precision):
+        parser.error(f"--at-precision {args.at_precision!r}: each precision must be in (0, 1]")
     model = load_model(args.model)
     items = load_split(args.dataset, args.split, args.limit)
     images = [cv2.imread(str(p)) for p, _ in items]
@@ -139,6 +182,8 @@ def main() -> int:
         "by_confidence": {c: by_conf[c] for c in CONF_GRID},
         "ok": by_conf[best_conf]["f1"] >= seed["f1"],
     }
+    if at_precision:
+        report["at_precision"] = {p: recall_at_precision(per_nms[best_nms]["dets"], truths, p) for p in at_precision}
     if not args.json:
         for c in CONF_GRID:
             r = by_conf[c]
