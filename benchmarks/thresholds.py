@@ -126,7 +126,7 @@ def recall_at_precision(dets: list[list[Detection]], truths: list[list[BBox]], m
             continue
         precision = tp / (k + 1)
         if precision >= min_precision and tp > best["tp"]:
-            best = {"confidence": round(confidence, 4), "precision": round(precision, 4),
+            best = {"confidence": confidence, "precision": round(precision, 4),
                     "recall": round(tp / n_truth, 4) if n_truth else 0.0, "tp": tp, "fp": k + 1 - tp}
     return best
 

@@ -40,7 +40,7 @@ def test_the_report_row_names_the_oversized_count():
     assert row["fp_oversized"] == 1 and row["fp_no_gun"] == 0 and row["precision"] == 0.0
 
 
-def test_recall_at_precision_takes_the_lowest_confidence_that_keeps_the_precision():
+def test_recall_at_precision_finds_the_most_guns_the_precision_allows():
     second_gun = BBox(300, 100, 40, 20)
     found = [[box(100, 100, 40, 20, 0.9), box(400, 300, 40, 20, 0.8), box(300, 100, 40, 20, 0.7)]]
     # surest first: hit (P 1.0), false (P 0.5), hit (P 0.67)
