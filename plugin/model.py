@@ -1,5 +1,8 @@
 """Model bundles: a folder with model.cfg, model.weights, names and model.json.
 
+An ensemble bundle is a folder with only model.json, whose `ensemble` section names two or more
+member bundles; their boxes are fused (detectors/fusion.py). It has no network of its own.
+
 model.json records what a detector needs beyond the darknet files (input size, whether the
 network was trained on letterboxed or stretched images, default thresholds) and what an admin
 wants to know (metrics, provenance). A bare darknet .cfg is accepted too, with its .weights of
@@ -43,6 +46,18 @@ class Thresholds(_Strict):
     nms: float = Field(0.45, gt=0.0, le=1.0, description="IoU above which overlapping boxes merge")
 
 
+class EnsembleSpec(_Strict):
+    members: list[str] = Field(
+        min_length=2, description="member bundles: names of bundles in models/, or folders relative "
+        "to this bundle's folder; each a single network")
+    fusion_iou: float = Field(
+        0.5, gt=0.0, lt=1.0, description="IoU above which boxes of different members are taken for "
+        "the same object and fused")
+    member_confidence: float = Field(
+        0.05, gt=0.0, lt=1.0, description="each member's own confidence floor: a gun one member scores "
+        "low can still reach the fused threshold when the other scores it high")
+
+
 class ModelMeta(_Strict):
     name: str
     architecture: str = "unknown"
@@ -51,6 +66,7 @@ class ModelMeta(_Strict):
     thresholds: Thresholds = Thresholds()
     metrics: dict = Field(default_factory=dict)
     provenance: dict = Field(default_factory=dict)
+    ensemble: EnsembleSpec | None = None
 
 
 class ModelBundle(_Strict):
@@ -73,6 +89,29 @@ class ModelBundle(_Strict):
         spec = self.meta.input.model_copy(update={"width": side, "height": side})
         InputSpec.model_validate(spec.model_dump())  # the multiple-of-32 rule
         return self.model_copy(update={"meta": self.meta.model_copy(update={"input": spec})})
+
+
+class EnsembleBundle(_Strict):
+    """Several single-network bundles run on the same picture, their boxes fused; built by
+    `load_model` from a folder whose model.json has an `ensemble` section. Thresholds in its
+    meta apply to the fused boxes (confidence) and to each member's own boxes (nms)."""
+
+    members: tuple[ModelBundle, ...]
+    names: list[str]
+    meta: ModelMeta
+    source: Path
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+    @property
+    def spec(self) -> EnsembleSpec:
+        assert self.meta.ensemble is not None  # load_model builds it only from such a meta
+        return self.meta.ensemble
+
+
+AnyModel = ModelBundle | EnsembleBundle
 
 
 def models_dirs() -> list[Path]:
@@ -103,21 +142,50 @@ def _check_classes(cfg: Path, names: list[str], names_path: Path) -> None:
                           f"{sorted(classes)}; the names file must match the cfg's classes=")
 
 
-def _load_bundle_dir(folder: Path) -> ModelBundle:
-    missing = [n for n in ("model.cfg", "model.weights", "names") if not (folder / n).is_file()]
-    if missing:
-        raise ConfigError(f"{folder}: not a model bundle, missing {', '.join(missing)} "
-                          "(a bundle holds model.cfg, model.weights, names, model.json)")
+def _read_meta(folder: Path) -> ModelMeta:
     meta_path = folder / "model.json"
     try:
         raw = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
-        meta = ModelMeta.model_validate({"name": folder.name, **raw})
+        return ModelMeta.model_validate({"name": folder.name, **raw})
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{meta_path}: not valid JSON ({exc})") from exc
     except ValidationError as exc:
         raise ConfigError("\n".join(
             f"{meta_path}: {'.'.join(map(str, e['loc']))}: {e['msg']} (got {e.get('input')!r})"
             for e in exc.errors())) from exc
+
+
+def _load_ensemble(folder: Path, meta: ModelMeta) -> EnsembleBundle:
+    assert meta.ensemble is not None
+    where = f"{folder / 'model.json'}: ensemble.members"
+    members = []
+    for ref in meta.ensemble.members:
+        member = _load_bundle_dir(folder / ref) if (folder / ref).is_dir() else load_model(ref)
+        if isinstance(member, EnsembleBundle):
+            raise ConfigError(f"{where}: {ref!r} is itself an ensemble; list its members instead")
+        members.append(member)
+    first = members[0]
+    for member in members[1:]:
+        if member.names != first.names:
+            raise ConfigError(f"{where}: {member.name} detects {member.names} but {first.name} "
+                              f"detects {first.names}; members must share their class names")
+        if member.meta.input != first.meta.input:
+            raise ConfigError(f"{where}: {member.name} takes {member.meta.input} but {first.name} "
+                              f"takes {first.meta.input}; members must share one input size, so "
+                              "sources decode each picture once for all of them")
+    return EnsembleBundle(members=tuple(members), names=first.names,
+                          meta=meta.model_copy(update={"input": first.meta.input}), source=folder)
+
+
+def _load_bundle_dir(folder: Path) -> AnyModel:
+    meta = _read_meta(folder)
+    if meta.ensemble is not None:
+        return _load_ensemble(folder, meta)
+    missing = [n for n in ("model.cfg", "model.weights", "names") if not (folder / n).is_file()]
+    if missing:
+        raise ConfigError(f"{folder}: not a model bundle, missing {', '.join(missing)} "
+                          "(a bundle holds model.cfg, model.weights, names, model.json; "
+                          "an ensemble bundle, model.json with an `ensemble` section)")
     names = _read_names(folder / "names")
     _check_classes(folder / "model.cfg", names, folder / "names")
     return ModelBundle(cfg=folder / "model.cfg", weights=folder / "model.weights", names=names,
@@ -142,7 +210,7 @@ def _load_loose_cfg(cfg: Path, names_path: Path | None) -> ModelBundle:
     return ModelBundle(cfg=cfg, weights=weights, names=names, meta=meta, source=cfg)
 
 
-def load_model(ref: str | os.PathLike | None = None, names: str | os.PathLike | None = None) -> ModelBundle:
+def load_model(ref: str | os.PathLike | None = None, names: str | os.PathLike | None = None) -> AnyModel:
     """Resolve a model reference: a bundle folder, a darknet .cfg, or a bundled model's name."""
     ref = str(ref) if ref else default_model_ref()
     path = Path(ref).expanduser()

@@ -19,7 +19,7 @@ from ..decode import decode_for_detection
 from ..detectors.base import DetectorSettings
 from ..errors import ConfigError, GunwatchError
 from ..machine import describe_cpu
-from ..model import ModelBundle
+from ..model import AnyModel, EnsembleBundle, ModelBundle
 from ..progress import Progress
 from . import options
 
@@ -140,7 +140,7 @@ def _seed_loop(model: ModelBundle, frames: list[bytes], conf: float, nms: float)
     return {"end_to_end": _percentiles(total), "pure_inference": _percentiles(forward)}
 
 
-def time_detection(detector, model: ModelBundle, jpeg: bytes) -> float:
+def time_detection(detector, model: AnyModel, jpeg: bytes) -> float:
     """Milliseconds for one frame as the plugin handles it: decode, detect, boxes back to the
     frame's pixels."""
     start = time.perf_counter()
@@ -149,12 +149,15 @@ def time_detection(detector, model: ModelBundle, jpeg: bytes) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def _measure(kind: str, model: ModelBundle, frames: list[bytes], library: str | None, queue) -> None:
+def _measure(kind: str, model: AnyModel, frames: list[bytes], library: str | None, queue) -> None:
     """Runs in a child process; puts one result dict on the queue."""
     try:
         conf, nms = DetectorSettings().resolve(model)
         if kind == "baseline":
-            result = _seed_loop(model, frames, conf, nms)
+            # An ensemble's yardstick is the seed loop on its first member: the ratio then says
+            # what running several networks costs against the seed's one.
+            single = model.members[0] if isinstance(model, EnsembleBundle) else model
+            result = _seed_loop(single, frames, conf, nms)
             result.update(result["end_to_end"])
         else:
             detector = create_detector(kind, model, library=library)
@@ -167,7 +170,7 @@ def _measure(kind: str, model: ModelBundle, frames: list[bytes], library: str | 
         queue.put((kind, {"error": str(exc)}))
 
 
-def measure_all(model: ModelBundle, frames: list[bytes], kinds: list[str], library: str | None,
+def measure_all(model: AnyModel, frames: list[bytes], kinds: list[str], library: str | None,
                 show_progress: bool = True) -> dict:
     ctx = multiprocessing.get_context("spawn")
     results = {}
@@ -188,7 +191,7 @@ def describe_device() -> str:
     return f"{describe_cpu()}, OpenCV {cv2.__version__} threads {cv2.getNumThreads()}"
 
 
-def report(model: ModelBundle, frame_count: int, kinds: list[str], image_dir: Path | None = None,
+def report(model: AnyModel, frame_count: int, kinds: list[str], image_dir: Path | None = None,
            library: str | None = None, show_progress: bool = True) -> dict:
     """Measure the baseline and `kinds` on the same frames; every backend's ratio to the
     baseline's pure inference. Shared by `gunwatch bench` and benchmarks/detector_latency.py."""

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from ..domain import BBox, Detection
-from ..model import InputSpec, ModelBundle
+from ..model import AnyModel, InputSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +24,7 @@ class DetectorSettings:
     confidence: float | None = None
     nms: float | None = None
 
-    def resolve(self, model: ModelBundle) -> tuple[float, float]:
+    def resolve(self, model: AnyModel) -> tuple[float, float]:
         conf = model.meta.thresholds.confidence if self.confidence is None else self.confidence
         nms = model.meta.thresholds.nms if self.nms is None else self.nms
         return conf, nms

@@ -17,9 +17,10 @@ import numpy as np
 from .. import registry
 from ..errors import ConfigError, GunwatchError
 from ..machine import describe_cpu
-from ..model import ModelBundle
+from ..model import AnyModel, EnsembleBundle, ModelBundle
 from ..paths import cache_dir
 from .base import Detector, DetectorSettings
+from .fusion import FusedDetector
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,14 @@ def backend_names() -> list[str]:
     return registry.names("detector")
 
 
-def create_detector(backend: str, model: ModelBundle, settings: DetectorSettings = DetectorSettings(),
+def create_detector(backend: str, model: AnyModel, settings: DetectorSettings = DetectorSettings(),
                     warm_up: bool = True, **options) -> Detector:
     """Build a backend by name. `options` are backend-specific (library=, target=); each backend
     gets those its constructor takes. Warm-up runs one small frame, so the first real frame
-    does not pay for buffer allocation (hundreds of ms on CPU)."""
+    does not pay for buffer allocation (hundreds of ms on CPU). An ensemble gets one detector of
+    that backend per member, fused."""
+    if isinstance(model, EnsembleBundle):
+        return _ensemble(backend, model, settings, warm_up, options)
     if backend == AUTO:
         return _auto(model, settings, options)
     cls = registry.lookup("detector", backend)
@@ -44,6 +48,21 @@ def create_detector(backend: str, model: ModelBundle, settings: DetectorSettings
     if warm_up:
         detector.detect(np.zeros((model.meta.input.height, model.meta.input.width, 3), np.uint8))
     return detector
+
+
+def _ensemble(backend: str, model: EnsembleBundle, settings: DetectorSettings, warm_up: bool,
+              options: dict) -> FusedDetector:
+    confidence, nms = settings.resolve(model)
+    member_settings = DetectorSettings(confidence=min(model.spec.member_confidence, confidence), nms=nms)
+    members = []
+    try:
+        for member in model.members:
+            members.append(create_detector(backend, member, member_settings, warm_up, **options))
+    except GunwatchError:
+        for built in members:
+            built.close()
+        raise
+    return FusedDetector(members, model.spec.fusion_iou, confidence)
 
 
 def _installed(package: str) -> str:

@@ -29,6 +29,28 @@ def test_bundle_finds_the_drawn_pistol_at_its_own_threshold(name):
     assert found[0].confidence >= model.meta.thresholds.confidence
 
 
+def test_ensemble_bundle_fuses_its_members_boxes_on_the_drawn_pistol():
+    """The fused box sits between the members' own boxes and scores their mean when both see
+    the pistol: the fusion runs on what the real networks return, not on made-up boxes."""
+    model = load_model(MODELS / "gun-tiny-ensemble")
+    assert [m.name for m in model.members] == BUNDLES
+    picture = cv2.imread(str(MODELS / "drawn-pistol.jpg"))
+    singles = []
+    for member in model.members:
+        detector = create_detector("opencv", member, DetectorSettings(nms=model.meta.thresholds.nms))
+        singles.append(detector.detect(picture)[0])
+        detector.close()
+    detector = create_detector("opencv", model)
+    found = detector.detect(picture)
+    detector.close()
+    assert detector.name == "opencv+opencv"
+    assert [d.label for d in found] == ["gun"]
+    assert found[0].confidence == pytest.approx(sum(d.confidence for d in singles) / 2, abs=1e-6)
+    xs = sorted(d.box.x for d in singles)
+    assert xs[0] <= found[0].box.x <= xs[1]
+    assert found[0].confidence >= model.meta.thresholds.confidence
+
+
 @pytest.mark.darknet
 def test_yolov4_tiny_bundle_is_refused_by_debian_darknet_and_auto_picks_another(tmp_path, monkeypatch):
     debian = Path("/usr/lib/darknet/libdarknet.so")

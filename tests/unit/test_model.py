@@ -82,3 +82,51 @@ def test_loose_cfg_with_names_beside(coco_tiny_cfg):
 def test_unknown_reference():
     with pytest.raises(ConfigError, match="model 'no-such-model' not found"):
         load_model("no-such-model")
+
+
+def ensemble(tmp_path, bundle, **spec):
+    folder = tmp_path / "pair"
+    folder.mkdir()
+    (folder / "model.json").write_text(json.dumps({
+        "thresholds": {"confidence": 0.4, "nms": 0.45},
+        "ensemble": {"members": [f"../{bundle.name}", str(bundle)], **spec}}))
+    return folder
+
+
+def test_ensemble_bundle_loads_its_members(tmp_path, bundle):
+    model = load_model(ensemble(tmp_path, bundle, fusion_iou=0.55))
+    assert model.name == "pair"
+    assert [m.name for m in model.members] == ["coco-tiny", "coco-tiny"]
+    assert model.names[0] == "person" and model.spec.fusion_iou == 0.55
+    assert model.meta.input == model.members[0].meta.input
+    assert model.meta.thresholds.confidence == 0.4
+
+
+def test_ensemble_of_one_member_refused(tmp_path, bundle):
+    folder = ensemble(tmp_path, bundle)
+    meta = json.loads((folder / "model.json").read_text())
+    meta["ensemble"]["members"] = meta["ensemble"]["members"][:1]
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match=r"ensemble.members: List should have at least 2 items"):
+        load_model(folder)
+
+
+def test_ensemble_members_with_other_classes_named(tmp_path, bundle):
+    other = tmp_path / "other"
+    shutil.copytree(bundle, other, symlinks=True)
+    (other / "names").write_text("\n".join(f"thing{i}" for i in range(80)))
+    folder = ensemble(tmp_path, bundle)
+    meta = json.loads((folder / "model.json").read_text())
+    meta["ensemble"]["members"][1] = str(other)
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match=r"ensemble.members: coco-tiny detects \['thing0'.* must share their class names"):
+        load_model(folder)
+
+
+def test_ensemble_member_not_found_named(tmp_path, bundle):
+    folder = ensemble(tmp_path, bundle)
+    meta = json.loads((folder / "model.json").read_text())
+    meta["ensemble"]["members"][1] = "no-such-model"
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match="model 'no-such-model' not found"):
+        load_model(folder)
