@@ -14,7 +14,11 @@ precision stays at or above each figure, over every confidence its boxes have ra
 0.05 grid: the fair way to set two models side by side, since on the grid one lands at 0.955
 and the other at 0.968 and their recalls are not comparable.
 
+`--nms N` measures at that NMS only (a point a decision rule fixed beforehand), `--confidence C`
+adds that confidence to the grid.
+
     python benchmarks/thresholds.py --json [--model M] [--split valid] [--limit N] [--at-precision P,...]
+        [--nms N] [--confidence C]
 """
 
 from __future__ import annotations
@@ -147,8 +151,12 @@ def main() -> int:
     parser.add_argument("--limit", type=int)
     parser.add_argument("--at-precision", default="", metavar="P,...",
                         help="also report the most guns found at precision >= each P (e.g. 0.955,0.96)")
+    parser.add_argument("--nms", type=float, help="measure at this NMS only instead of the grid")
+    parser.add_argument("--confidence", type=float, help="add this confidence to the grid")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    nms_grid = (args.nms,) if args.nms else NMS_GRID
+    conf_grid = tuple(sorted(set(CONF_GRID) | ({round(args.confidence, 4)} if args.confidence else set())))
     try:
         at_precision = [float(p) for p in args.at_precision.split(",") if p.strip()]
     except ValueError:
@@ -160,32 +168,32 @@ def main() -> int:
     images = [cv2.imread(str(p)) for p, _ in items]
     truths = [t for _, t in items]
     per_nms = {}
-    for nms in sorted(set(NMS_GRID) | {SEED["nms"]}):
+    for nms in sorted(set(nms_grid) | {SEED["nms"]}):
         detector = create_detector(args.backend, model, DetectorSettings(confidence=0.005, nms=nms))
         dets = [detector.detect(image) for image in images]
         detector.close()
         per_nms[nms] = {"ap50": round(average_precision(dets, truths), 4),
-                        "by_confidence": {c: prf(*score(dets, truths, c)) for c in CONF_GRID},
+                        "by_confidence": {c: prf(*score(dets, truths, c)) for c in conf_grid},
                         "dets": dets}
         if not args.json:
             print(f"nms {nms}: AP@0.50 {per_nms[nms]['ap50']:.4f}", file=sys.stderr)
-    best_nms = max(NMS_GRID, key=lambda n: per_nms[n]["ap50"])
+    best_nms = max(nms_grid, key=lambda n: per_nms[n]["ap50"])
     by_conf = per_nms[best_nms]["by_confidence"]
-    best_conf = max(CONF_GRID, key=lambda c: by_conf[c]["f1"])
+    best_conf = max(conf_grid, key=lambda c: by_conf[c]["f1"])
     seed = prf(*score(per_nms[SEED["nms"]]["dets"], truths, SEED["confidence"]))
     report = {
         "name": "thresholds", "model": model.name, "backend": args.backend,
         "params": {"split": args.split, "images": len(items), "truth_boxes": sum(map(len, truths))},
-        "ap50_by_nms": {n: per_nms[n]["ap50"] for n in NMS_GRID},
+        "ap50_by_nms": {n: per_nms[n]["ap50"] for n in nms_grid},
         "chosen": {"nms": best_nms, "confidence": best_conf, **by_conf[best_conf]},
         "baseline_seed": {**SEED, **seed},
-        "by_confidence": {c: by_conf[c] for c in CONF_GRID},
+        "by_confidence": {c: by_conf[c] for c in conf_grid},
         "ok": by_conf[best_conf]["f1"] >= seed["f1"],
     }
     if at_precision:
         report["at_precision"] = {p: recall_at_precision(per_nms[best_nms]["dets"], truths, p) for p in at_precision}
     if not args.json:
-        for c in CONF_GRID:
+        for c in conf_grid:
             r = by_conf[c]
             print(f"conf {c:.2f}: P {r['precision']:.3f} R {r['recall']:.3f} F1 {r['f1']:.3f}", file=sys.stderr)
     print(json.dumps(report))
