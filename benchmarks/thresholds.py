@@ -14,11 +14,11 @@ precision stays at or above each figure, over every confidence its boxes have ra
 0.05 grid: the fair way to set two models side by side, since on the grid one lands at 0.955
 and the other at 0.968 and their recalls are not comparable.
 
-`--nms N` measures at that NMS only (a point a decision rule fixed beforehand), `--confidence C`
-adds that confidence to the grid.
+`--nms N` measures at that NMS only (a point a decision rule fixed beforehand), `--confidence
+C,...` adds those confidences to the grid.
 
     python benchmarks/thresholds.py --json [--model M] [--split valid] [--limit N] [--at-precision P,...]
-        [--nms N] [--confidence C]
+        [--nms N] [--confidence C,...]
 """
 
 from __future__ import annotations
@@ -152,11 +152,15 @@ def main() -> int:
     parser.add_argument("--at-precision", default="", metavar="P,...",
                         help="also report the most guns found at precision >= each P (e.g. 0.955,0.96)")
     parser.add_argument("--nms", type=float, help="measure at this NMS only instead of the grid")
-    parser.add_argument("--confidence", type=float, help="add this confidence to the grid")
+    parser.add_argument("--confidence", default="", metavar="C,...", help="add these confidences to the grid")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     nms_grid = (args.nms,) if args.nms else NMS_GRID
-    conf_grid = tuple(sorted(set(CONF_GRID) | ({round(args.confidence, 4)} if args.confidence else set())))
+    try:
+        extra = {round(float(c), 4) for c in args.confidence.split(",") if c.strip()}
+    except ValueError:
+        parser.error(f"--confidence {args.confidence!r}: give confidences between 0 and 1, comma-separated")
+    conf_grid = tuple(sorted(set(CONF_GRID) | extra))
     try:
         at_precision = [float(p) for p in args.at_precision.split(",") if p.strip()]
     except ValueError:
