@@ -69,11 +69,9 @@ class ModelMeta(_Strict):
     ensemble: EnsembleSpec | None = None
 
 
-class ModelBundle(_Strict):
-    """Resolved paths plus metadata of one model; built by `load_model`."""
+class _Loaded(_Strict):
+    """What every loaded model has: its class names, its model.json and where it came from."""
 
-    cfg: Path
-    weights: Path
     names: list[str]
     meta: ModelMeta
     source: Path
@@ -81,6 +79,13 @@ class ModelBundle(_Strict):
     @property
     def name(self) -> str:
         return self.meta.name
+
+
+class ModelBundle(_Loaded):
+    """Resolved paths plus metadata of one network; built by `load_model`."""
+
+    cfg: Path
+    weights: Path
 
     def at_input_size(self, side: int) -> ModelBundle:
         """The same network run at a `side` x `side` input (a multiple of 32). YOLO's layers are
@@ -91,19 +96,12 @@ class ModelBundle(_Strict):
         return self.model_copy(update={"meta": self.meta.model_copy(update={"input": spec})})
 
 
-class EnsembleBundle(_Strict):
+class EnsembleBundle(_Loaded):
     """Several single-network bundles run on the same picture, their boxes fused; built by
     `load_model` from a folder whose model.json has an `ensemble` section. Thresholds in its
     meta apply to the fused boxes (confidence) and to each member's own boxes (nms)."""
 
     members: tuple[ModelBundle, ...]
-    names: list[str]
-    meta: ModelMeta
-    source: Path
-
-    @property
-    def name(self) -> str:
-        return self.meta.name
 
     @property
     def spec(self) -> EnsembleSpec:
