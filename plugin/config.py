@@ -44,7 +44,7 @@ class DetectorConfig(GunwatchModel):
         "the fastest (torch: PyTorch, bfloat16 on CPUs with AVX-512 BF16, needs `pip install torch`)")
     model: str | None = Field(
         None, description="model bundle folder, darknet .cfg, or bundled model name "
-        "(default: gun-yolov3-tiny)")
+        "(default: gun-tiny-ensemble)")
     darknet_library: Path | None = Field(
         None, description="libdarknet.so to try first (default: search, see docs/darknet.md)")
     confidence: float | None = Field(

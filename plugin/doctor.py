@@ -220,7 +220,7 @@ class Doctor:
             seen = ", ".join(f"{x.label} {x.confidence:.2f}" for x in found) or "nothing"
             self.add("model", "FAIL", f"{bundle.name} ({detector.name}) finds no {'/'.join(sorted(labels))} "
                      f"at confidence >= {threshold:.2f} in the drawn pistol {image_path} (found {seen})",
-                     "use the bundled gun model (detector.model: gun-yolov3-tiny), or check "
+                     "use the bundled gun model (detector.model: gun-tiny-ensemble), or check "
                      "defaults.labels names the model's gun class")
             return
         best = max(hits, key=lambda x: x.confidence)

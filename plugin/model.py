@@ -22,7 +22,7 @@ from .darknet.files import read_names
 from .errors import ConfigError
 
 ENV_MODEL = "GUNWATCH_MODEL"
-BUNDLED_MODEL = "gun-yolov3-tiny"
+BUNDLED_MODEL = "gun-tiny-ensemble"
 
 
 class _Strict(BaseModel):
@@ -208,8 +208,11 @@ def _load_loose_cfg(cfg: Path, names_path: Path | None) -> ModelBundle:
     return ModelBundle(cfg=cfg, weights=weights, names=names, meta=meta, source=cfg)
 
 
-def load_model(ref: str | os.PathLike | None = None, names: str | os.PathLike | None = None) -> AnyModel:
-    """Resolve a model reference: a bundle folder, a darknet .cfg, or a bundled model's name."""
+def load_model(ref: str | os.PathLike | AnyModel | None = None, names: str | os.PathLike | None = None) -> AnyModel:
+    """Resolve a model reference: a bundle folder, a darknet .cfg, or a bundled model's name (a
+    model already loaded comes back as it is, so callers take either)."""
+    if isinstance(ref, (ModelBundle, EnsembleBundle)):
+        return ref
     ref = str(ref) if ref else default_model_ref()
     path = Path(ref).expanduser()
     if path.is_dir():

@@ -21,7 +21,7 @@ exit status:
   5  an alert could not be delivered
 
 environment:
-  GUNWATCH_MODEL        model used when --model is not given (default: gun-yolov3-tiny)
+  GUNWATCH_MODEL        model used when --model is not given (default: gun-tiny-ensemble)
   GUNWATCH_MODELS_DIR   extra folder searched for model bundles by name
   GUNWATCH_DARKNET_LIB  libdarknet.so to try first
   GUNWATCH_CACHE_DIR    where the `auto` backend remembers its measurement

@@ -66,7 +66,7 @@ def test_json_keys_and_consistency(pistols):
     r = json.loads(result.stdout)
     assert {"map50", "map50_95", "precision", "recall", "f1", "tp", "fp", "fn", "avg_iou",
             "images"} <= set(r)
-    assert r["images"] == LIMIT and r["backend"] == "opencv" and r["model"] == "gun-yolov3-tiny"
+    assert r["images"] == LIMIT and r["backend"] == "opencv+opencv" and r["model"] == "gun-tiny-ensemble"
     assert r["tp"] + r["fn"] == r["unique_truth_count"] > 0
     assert 0 < r["map50_95"] < r["map50"] <= 1
     assert r["precision"] == pytest.approx(r["tp"] / (r["tp"] + r["fp"]))
@@ -91,10 +91,10 @@ def test_darknet_backend_measures_the_same(pistols):
     from gunwatch.errors import GunwatchError
 
     try:
-        dark = collect_detections(None, pairs, "darknet", progress=False)
+        dark = collect_detections("gun-yolov3-tiny", pairs, "darknet", progress=False)
     except GunwatchError as exc:
         need(False, f"darknet backend unavailable: {exc}")
-    cv = collect_detections(None, pairs, "opencv", progress=False)
+    cv = collect_detections("gun-yolov3-tiny", pairs, "opencv", progress=False)
     a, b = (score_detections(c.detections, c.truths, c.names) for c in (dark, cv))
     assert a["map50"] == pytest.approx(b["map50"], abs=0.02)
     assert (a["tp"], a["fp"]) == (b["tp"], b["fp"])

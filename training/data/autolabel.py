@@ -36,16 +36,16 @@ def autolabel(model_ref, images, out_dir: str | Path, conf: float = 0.5, backend
               nms: float | None = None, darknet_lib: str | None = None,
               progress: bool | None = None) -> dict:
     """Detect on every picture of ``images`` (a folder, searched recursively, or a list of
-    files) and write the labelled set into ``out_dir``. ``model_ref``: a ModelBundle or what
+    files) and write the labelled set into ``out_dir``. ``model_ref``: a loaded model or what
     `--model` takes; ``nms`` None means the model's own. Pictures that cannot be read are left
     out and listed in ``failed``. Returns counts: images, labelled, empty, boxes, failed."""
     from gunwatch import inputs
     from gunwatch.detectors.base import DetectorSettings
     from gunwatch.detectors.select import create_detector
-    from gunwatch.model import ModelBundle, load_model
+    from gunwatch.model import load_model
     from gunwatch.progress import Progress
 
-    model = model_ref if isinstance(model_ref, ModelBundle) else load_model(model_ref)
+    model = load_model(model_ref)
     items = _image_list(images)
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)

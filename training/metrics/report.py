@@ -191,16 +191,16 @@ def collect_detections(model_ref, images_with_labels: Sequence[tuple[Path, Path]
                        *, thresh: float = MAP_THRESH, nms: float = MAP_NMS, darknet_lib: str | None = None,
                        progress: bool | None = None) -> Collected:
     """Run a model through a gunwatch detector backend over (image, YOLO label) pairs.
-    ``model_ref``: a ModelBundle, or what `--model` takes (None: the default model).
+    ``model_ref``: a loaded model, or what `--model` takes (None: the default model).
     ``progress``: None shows a bar on stderr when it is a terminal. A picture or label file
     that cannot be read is left out and listed in ``failed``."""
     from gunwatch import inputs
     from gunwatch.detectors.base import DetectorSettings
     from gunwatch.detectors.select import create_detector
-    from gunwatch.model import ModelBundle, load_model
+    from gunwatch.model import load_model
     from gunwatch.progress import Progress
 
-    model = model_ref if isinstance(model_ref, ModelBundle) else load_model(model_ref)
+    model = load_model(model_ref)
     detector = create_detector(backend, model, DetectorSettings(confidence=thresh, nms=nms),
                                library=darknet_lib)
     names_index = {name: i for i, name in enumerate(model.names)}
