@@ -10,7 +10,7 @@ camera's analysed frames per second and the lag from a frame's capture to the en
 analysis. A count holds when every camera keeps >= 0.9 analysed fps and the p95 lag is < 1 s.
 
     python benchmarks/capacity.py --json [--cameras 1,2,4,6,8,10,12] [--seconds 30]
-        [--modes whole,auto,whole+person] [--backends opencv,torch] [--person-input 416]
+        [--modes whole,auto,whole+person] [--backends opencv,torch] [--person-input 416] [--model M]
 
 A mode is a camera's `regions.modes`, several joined by `+`: `whole` is the baseline (the
 pipeline before regions), `auto` the default (person crops, the whole frame when nobody is
@@ -84,8 +84,8 @@ class LagSink:
 
 
 def trial(clip: Path, cameras: int, mode: str, backend: str, seconds: float, state: Path,
-          person_input: int | None) -> dict:
-    detector = {"backend": backend, "person_backend": backend}
+          person_input: int | None, model: str | None) -> dict:
+    detector = {"backend": backend, "person_backend": backend, "model": model}
     if person_input:
         detector["person_input"] = person_input
     config = GunwatchConfig.model_validate({
@@ -124,6 +124,7 @@ def main() -> int:
     parser.add_argument("--backends", default="opencv,torch", help="detector backends to compare")
     parser.add_argument("--person-input", type=int, help="person model input side (default: the config's)")
     parser.add_argument("--seconds", type=float, default=30.0, help="measured seconds per trial")
+    parser.add_argument("--model", help="gun model (default: the default model)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     counts = sorted(int(c) for c in args.cameras.split(","))
@@ -132,7 +133,8 @@ def main() -> int:
     report = {"name": "capacity", "params": {"clip": f"1920x1080 mp4v at {CLIP_FPS} fps, looped",
                                              "analysed_fps_per_camera": 1.0, "seconds": args.seconds,
                                              "warm_up_s": WARM_UP_S, "fps_floor": FPS_FLOOR,
-                                             "lag_limit_s": LAG_LIMIT_S, "person_input": args.person_input},
+                                             "lag_limit_s": LAG_LIMIT_S, "person_input": args.person_input,
+                                             "model": args.model},
               "baseline": f"whole/{backends[0]}", "modes": {}}
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "scene.mp4"
@@ -142,7 +144,7 @@ def main() -> int:
             trials = []
             for count in counts:
                 result = trial(clip, count, mode, backend, args.seconds,
-                               Path(tmp) / f"state-{mode}-{backend}-{count}", args.person_input)
+                               Path(tmp) / f"state-{mode}-{backend}-{count}", args.person_input, args.model)
                 trials.append(result)
                 if not args.json:
                     print(f"{mode}/{backend} x{count}: {result}", file=sys.stderr)
