@@ -54,14 +54,15 @@ def _ensemble(backend: str, model: EnsembleBundle, settings: DetectorSettings, w
               options: dict) -> FusedDetector:
     confidence, nms = settings.resolve(model)
     member_settings = DetectorSettings(confidence=min(model.spec.member_confidence, confidence), nms=nms)
-    members = []
+    members: list[Detector] = []
     try:
         for member in model.members:
             members.append(create_detector(backend, member, member_settings, warm_up, **options))
-    except GunwatchError:
+    except GunwatchError as exc:
         for built in members:
             built.close()
-        raise
+        raise type(exc)(f"{model.name}: member {member.name}: {exc} Or run one network alone: "
+                        f"detector.model: {model.members[0].name}.") from exc
     return FusedDetector(members, model.spec.fusion_iou, confidence)
 
 

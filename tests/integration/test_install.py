@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from gunwatch.model import EnsembleBundle, load_model
+
 from ..conftest import REPO, need
 from ..support.wait import wait_for
 
@@ -144,17 +146,22 @@ def test_install_lays_out_user_config_state_unit(installed):
     assert "ZoneMinder (same machine)" in out and "Frigate:" in out
 
 
-def test_model_bundles_are_installed_without_their_training_logs(installed):
+def test_model_bundles_are_installed_without_their_training_logs(installed, monkeypatch):
     """A recorder gets what runs a model and its card; the training/ folder (logs, loss curves,
     the history of runs not shipped) stays in the checkout."""
     result, _ = installed
+    monkeypatch.setenv("GUNWATCH_MODELS_DIR", str(PREFIX / "models"))  # members by name: the installed ones
     assert result.returncode == 0, result.stderr
     bundles = [d for d in (REPO / "models").iterdir() if (d / "model.json").is_file()]
     assert any((d / "training").is_dir() for d in bundles)   # there is something to leave out
     for bundle in bundles:
         target = PREFIX / "models" / bundle.name
-        for name in ("model.cfg", "model.weights", "model.json", "names"):
-            assert (target / name).is_file(), target / name
+        model = load_model(target)
+        networks = model.members if isinstance(model, EnsembleBundle) else (model,)
+        for network in networks:  # an ensemble's own members (the folders inside it) come along
+            for path in (network.cfg, network.weights, network.source / "names"):
+                assert path.is_file(), path
+        assert (target / "model.json").is_file()
         if (bundle / "MODEL_CARD.md").is_file():
             assert (target / "MODEL_CARD.md").read_text() == (bundle / "MODEL_CARD.md").read_text()
         assert not (target / "training").exists(), f"{target}/training was installed"

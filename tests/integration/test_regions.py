@@ -54,7 +54,9 @@ def person_detector():
 
 
 def found(backend: str, modes: list[str], person, frame) -> list:
-    gun = create_detector(backend, load_model(), DetectorSettings(confidence=CONF))
+    # Debian's pjreddie libdarknet cannot run the default ensemble's yolov4-tiny member
+    model = load_model("gun-yolov3-tiny" if backend == "darknet" else None)
+    gun = create_detector(backend, model, DetectorSettings(confidence=CONF))
     try:
         stage = RegionDetector(gun, 0.4, 416, lambda camera: RegionSettings(modes=modes, max_regions=7), person)
         return stage.detect_regions("cam", frame, 0.0).detections

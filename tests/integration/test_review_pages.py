@@ -108,7 +108,7 @@ alerts:
             negatives = sorted((state / "negatives").glob("*.jpg"))
             assert len(negatives) == 1, list((state / "negatives").iterdir())
             sidecar = json.loads(negatives[0].with_suffix(".json").read_text())
-            assert sidecar["camera"] == "lobby" and sidecar["model"] == "gun-yolov3-tiny"
+            assert sidecar["camera"] == "lobby" and sidecar["model"] == "gun-tiny-ensemble"
             assert len(sidecar["false_boxes"]) == 1 and sidecar["false_boxes"][0][2] > 50
 
             row.find_element("css selector", "a.when").click()
