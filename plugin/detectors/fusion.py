@@ -28,18 +28,19 @@ from .base import Detector
 class _Cluster:
     label: str
     box: BBox
-    scores: list[float] = field(default_factory=list)
-    corners: list[tuple[float, float, float, float]] = field(default_factory=list)
+    weight: float = 0.0  # sum of the scores of the boxes that joined
+    weighted_corners: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     best_by_member: dict[int, float] = field(default_factory=dict)
 
     def add(self, member: int, detection: Detection) -> None:
-        b = detection.box
-        self.scores.append(detection.confidence)
-        self.corners.append((b.x, b.y, b.x + b.w, b.y + b.h))
-        self.best_by_member[member] = max(self.best_by_member.get(member, 0.0), detection.confidence)
-        weights = np.asarray(self.scores)
-        x0, y0, x1, y1 = (np.asarray(self.corners) * weights[:, None]).sum(0) / weights.sum()
-        self.box = BBox(float(x0), float(y0), float(x1 - x0), float(y1 - y0))
+        b, score = detection.box, detection.confidence
+        self.weight += score
+        self.weighted_corners = tuple(total + score * corner for total, corner in
+                                      zip(self.weighted_corners, (b.x, b.y, b.x + b.w, b.y + b.h)))
+        self.best_by_member[member] = max(self.best_by_member.get(member, 0.0), score)
+        if self.weight > 0:  # boxes of score 0 (a threshold set to 0) leave the first box as it is
+            x0, y0, x1, y1 = (total / self.weight for total in self.weighted_corners)
+            self.box = BBox(x0, y0, x1 - x0, y1 - y0)
 
 
 def fuse_boxes(per_member: list[list[Detection]], iou: float) -> list[Detection]:
