@@ -9,7 +9,11 @@ memory, never trained on.
 
 A picture whose gun fills more than half of it cannot be painted out (there is too little around
 the gun to rebuild it from; negatives.can_paint_out) and is left out, counted in
-`close_ups_left_out`.
+`close_ups_left_out`. The pistols labels mark handguns only, so a painted picture can still show a
+rifle or an unlabelled pistol: pictures found so by eye (painted_out_audit.csv, verdict
+still-shows-a-gun) are left out of the share too, counted in `still_shows_a_gun_left_out`;
+`as_painted` keeps the count over every painted picture, and `boxed_not_audited` names the boxed
+pictures nobody has looked at yet (look, then add them to the audit).
 
 Each model runs at its own default confidence and NMS (model.json) unless `--confidence` is
 given; the baseline is the default model, in the same run.
@@ -33,7 +37,21 @@ from gunwatch.model import load_model
 from gunwatch.training.data.negatives import can_paint_out, folder_pictures, paint_out
 
 DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "pistols"
+AUDIT = Path(__file__).with_name("painted_out_audit.csv")
+STILL_ARMED, GUN_FREE = "still-shows-a-gun", "gun-free"
 TARGET = 0.01
+
+
+def load_audit(path: Path = AUDIT) -> dict[str, str]:
+    """Picture name -> verdict of the by-eye audit of painted-out pictures."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        audit = {row["picture"]: row["verdict"]
+                 for row in csv.DictReader(line for line in fh if not line.startswith("#"))}
+    unknown = set(audit.values()) - {STILL_ARMED, GUN_FREE}
+    if unknown:
+        raise SystemExit(f"{path}: unknown verdict {sorted(unknown)}; each row's verdict must be "
+                         f"{STILL_ARMED} or {GUN_FREE}")
+    return audit
 
 
 def painted_split(dataset: Path, split: str, limit: int | None) -> tuple[list[tuple[str, "cv2.Mat"]], int]:
@@ -62,8 +80,28 @@ def folder_set(folder: Path, limit: int | None) -> list[tuple[str, "cv2.Mat"]]:
     return pictures
 
 
+def tally(hits: list[tuple[str, float]], names: list[str], audit: dict[str, str] | None) -> dict:
+    """The false-alarm share over the gun-free pictures. `hits` are (picture, surest gun box
+    confidence); `audit` is None for a set that needs none (a folder of gun-free pictures)."""
+    still_armed = {name for name in names if audit and audit.get(name) == STILL_ARMED}
+    kept = [h for h in hits if h[0] not in still_armed]
+    pictures = len(names) - len(still_armed)
+    share = len(kept) / pictures if pictures else 0.0
+    report = {"pictures": pictures, "with_a_gun_box": len(kept), "share": round(share, 4),
+              "meets_target": share <= TARGET,
+              "surest": sorted(kept, key=lambda h: -h[1])[:5],
+              # each boxed picture's surest gun box: the count at any higher confidence, without a rerun
+              "boxed_confidences": sorted((h[1] for h in kept), reverse=True)}
+    if audit is not None:
+        report["still_shows_a_gun_left_out"] = len(still_armed)
+        report["as_painted"] = {"pictures": len(names), "with_a_gun_box": len(hits),
+                                "boxed_confidences": sorted((h[1] for h in hits), reverse=True)}
+        report["boxed_not_audited"] = sorted(name for name, _ in hits if name not in audit)
+    return report
+
+
 def false_alarms(model_ref: str | None, backend: str, confidence: float | None, nms: float | None,
-                 pictures: list[tuple[str, "cv2.Mat"]]) -> dict:
+                 pictures: list[tuple[str, "cv2.Mat"]], audit: dict[str, str] | None) -> dict:
     model = load_model(model_ref)
     settings = DetectorSettings(confidence=confidence if confidence is not None else model.meta.thresholds.confidence,
                                 nms=nms if nms is not None else model.meta.thresholds.nms)
@@ -76,13 +114,8 @@ def false_alarms(model_ref: str | None, backend: str, confidence: float | None, 
                 hits.append((name, round(max(d.confidence for d in guns), 3)))
     finally:
         detector.close()
-    share = len(hits) / len(pictures) if pictures else 0.0
     return {"model": model.name, "confidence": settings.confidence, "nms": settings.nms,
-            "pictures": len(pictures), "with_a_gun_box": len(hits), "share": round(share, 4),
-            "meets_target": share <= TARGET,
-            "surest": sorted(hits, key=lambda h: -h[1])[:5],
-            # each boxed picture's surest gun box: the count at any higher confidence, without a rerun
-            "boxed_confidences": sorted((h[1] for h in hits), reverse=True)}
+            **tally(hits, [name for name, _ in pictures], audit)}
 
 
 def main() -> int:
@@ -101,10 +134,11 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    sets, left_out = {}, {}
+    sets, audits, left_out = {}, {}, {}
     if args.split != "none":
         name = f"pistols {args.split}, guns painted out"
         sets[name], left_out[name] = painted_split(args.dataset, args.split, args.limit)
+        audits[name] = load_audit()
     if args.folder:
         sets[f"folder {args.folder}"] = folder_set(args.folder, args.limit)
     if not sets:
@@ -115,7 +149,7 @@ def main() -> int:
     results = {}
     for set_name, pictures in sets.items():
         for role, ref in models.items():
-            r = false_alarms(ref, args.backend, args.confidence, args.nms, pictures)
+            r = false_alarms(ref, args.backend, args.confidence, args.nms, pictures, audits.get(set_name))
             results.setdefault(set_name, {})[role] = r
             if not args.json:
                 print(f"{set_name}: {role} {r['model']} at {r['confidence']}: {r['with_a_gun_box']} of "
