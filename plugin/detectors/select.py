@@ -61,8 +61,10 @@ def _ensemble(backend: str, model: EnsembleBundle, settings: DetectorSettings, w
     except GunwatchError as exc:
         for built in members:
             built.close()
+        # a member folder is a bundle of its own, so the advice works as a detector.model value
+        runnable = next(m for m in model.members if m is not member)
         raise type(exc)(f"{model.name}: member {member.name}: {exc} Or run one network alone: "
-                        f"detector.model: {model.members[0].name}.") from exc
+                        f"detector.model: {runnable.source}.") from exc
     return FusedDetector(members, model.spec.fusion_iou, confidence)
 
 

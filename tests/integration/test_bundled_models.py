@@ -33,7 +33,8 @@ def test_ensemble_bundle_fuses_its_members_boxes_on_the_drawn_pistol():
     """The fused box sits between the members' own boxes and scores their mean when both see
     the pistol: the fusion runs on what the real networks return, not on made-up boxes."""
     model = load_model(MODELS / "gun-tiny-ensemble")
-    assert [m.name for m in model.members] == ["gun-yolov3-tiny", "gun-tiny-ensemble-yolov4-tiny"]
+    assert [m.name for m in model.members] == ["gun-tiny-ensemble-yolov3-tiny", "gun-tiny-ensemble-yolov4-tiny"]
+    assert all(sha256(m.weights) == m.meta.provenance["weights_sha256"] for m in model.members)
     picture = cv2.imread(str(MODELS / "drawn-pistol.jpg"))
     singles = []
     for member in model.members:
@@ -60,7 +61,7 @@ def test_yolov4_tiny_bundle_is_refused_by_debian_darknet_and_auto_picks_another(
         create_detector("darknet", model, library=str(debian))
     # the default ensemble says which member that library cannot run, and the way out
     with pytest.raises(BackendUnavailable, match=r"gun-tiny-ensemble: member gun-tiny-ensemble-yolov4-tiny: .*pjreddie API"
-                       r".*Or run one network alone: detector.model: gun-yolov3-tiny"):
+                       r".*Or run one network alone: detector.model: \S+/gun-tiny-ensemble/yolov3-tiny-s27\."):
         create_detector("darknet", load_model("gun-tiny-ensemble"), library=str(debian))
     monkeypatch.setenv("GUNWATCH_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("GUNWATCH_DARKNET_LIB", str(debian))
