@@ -7,7 +7,9 @@ sequences: the same pictures with the guns painted out (gunwatch.training.data.n
 which also makes the gun-free training pictures: the same hands, people and rooms, no gun) plus
 darknet's everyday sample photos. A close-up whose gun fills over half of the picture cannot be
 painted out (negatives.can_paint_out: the gun would still be there), so it makes a gun sequence
-only; the report counts them (close_ups_left_out). Each candidate rule is applied by the real
+only; the report counts them (close_ups_left_out). So does a picture that by eye still shows an
+unlabelled gun once its labelled ones are painted out (gun_free.py's audit;
+still_shows_a_gun_left_out). Each candidate rule is applied by the real
 confirmation engine to the same detections. Reported per rule: the share of gun sequences that
 raise an incident, frames until it does, and the share of gun-free sequences that raise one. The
 baseline is a single frame at the seed's confidence 0.7.
@@ -41,6 +43,8 @@ from gunwatch.pipeline.filters import FrameFilter
 from gunwatch.training.data.loader import read_labels
 from gunwatch.training.data.negatives import can_paint_out, paint_out
 
+from gun_free import STILL_ARMED, load_audit  # noqa: E402  (benchmarks are scripts)
+
 DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "pistols"
 FRAMES = 15
 FPS = 5.0
@@ -52,13 +56,15 @@ BURST_RULES = {"single picture": ConfirmSettings(burst_s=0),
                "3 of the burst": ConfirmSettings(burst_hits=3)}
 
 
-def sequences(count: int, split: str) -> tuple[list[list[np.ndarray]], list[list[np.ndarray]], int]:
-    """Gun sequences, gun-free sequences, and how many close-ups made no gun-free sequence."""
+def sequences(count: int, split: str) -> tuple[list[list[np.ndarray]], list[list[np.ndarray]], int, int]:
+    """Gun sequences, gun-free sequences, how many close-ups made no gun-free sequence, and how
+    many painted pictures made none because they still show a gun."""
     with open(DATASET / "splits.csv", newline="") as fh:
         names = [r["file"] for r in csv.DictReader(fh) if r["split"] == split]
     rng = np.random.default_rng(11)
     chosen = [names[i] for i in rng.choice(len(names), size=min(count, len(names)), replace=False)]
-    guns, free, close_ups = [], [], 0
+    still_armed = {name for name, verdict in load_audit().items() if verdict == STILL_ARMED}
+    guns, free, close_ups, armed = [], [], 0, 0
     for name in chosen:
         picture = cv2.imread(str(DATASET / "images" / name))
         guns.append([_zoomed(picture, k / FRAMES) for k in range(FRAMES)])
@@ -66,13 +72,16 @@ def sequences(count: int, split: str) -> tuple[list[list[np.ndarray]], list[list
         if not can_paint_out(boxes):
             close_ups += 1
             continue
+        if name in still_armed:
+            armed += 1
+            continue
         painted = paint_out(picture, boxes)
         free.append([_zoomed(painted, k / FRAMES) for k in range(FRAMES)])
     for folder in NEGATIVE_DIRS:
         for photo in sorted(folder.glob("*.jpg")):
             picture = cv2.imread(str(photo))
             free.append([_zoomed(picture, k / FRAMES) for k in range(FRAMES)])
-    return guns, free, close_ups
+    return guns, free, close_ups, armed
 
 
 def first_incident(per_frame, rule: tuple[int, int], confidence: float) -> int | None:
@@ -124,7 +133,7 @@ def main() -> int:
     confidences = tuple(float(c) for c in args.confidences.split(","))
     model = load_model(args.model)
     detector = create_detector(args.backend, model, DetectorSettings(confidence=0.1))
-    guns, free, close_ups = sequences(args.sequences, args.split)
+    guns, free, close_ups, armed = sequences(args.sequences, args.split)
     gun_dets = [[detector.detect(f) for f in seq] for seq in guns]
     free_dets = [[detector.detect(f) for f in seq] for seq in free]
     results = [evaluate(gun_dets, free_dets, rule, conf) for conf in confidences for rule in RULES]
@@ -132,6 +141,7 @@ def main() -> int:
     bursts = evaluate_bursts(gun_dets, free_dets, model.meta.thresholds.confidence)
     report = {"name": "confirmation", "model": model.name, "params": {
         "gun_sequences": len(guns), "gun_free_sequences": len(free), "close_ups_left_out": close_ups,
+        "still_shows_a_gun_left_out": armed,
         "frames_per_sequence": FRAMES,
         "fps": FPS, "split": args.split, "confidences": confidences}, "rules": results, "baseline_seed_single_frame_0.7": baseline,
         "snapshot_bursts": bursts,
