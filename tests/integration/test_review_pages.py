@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -20,16 +19,11 @@ from pathlib import Path
 import pytest
 
 from ..conftest import REPO, need
+from ..support.ports import free_port
 from ..support.wait import wait_for
 from ..support.webhook_receiver import WebhookReceiver
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -12,19 +12,13 @@ import subprocess
 import sys
 import time
 
-import socket
 import urllib.error
 import urllib.request
 
 import pytest
 
+from ..support.ports import free_port
 from ..support.wait import wait_for
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

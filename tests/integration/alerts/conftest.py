@@ -16,6 +16,7 @@ from gunwatch.alerts.worker import DeliveryWorker
 from gunwatch.config import GunwatchConfig
 
 from ...support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+from ...support.ports import free_port
 
 FROM = "+15550000100"
 MQTT_HOST, MQTT_PORT = "127.0.0.1", 1883
@@ -117,17 +118,10 @@ class Mailbox:
         return "250 Message accepted for delivery"
 
 
-def free_port() -> int:
-    # aiosmtpd's Controller connects to its own port to check start-up, so port 0 will not do.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def smtp_server():
     mailbox = Mailbox()
-    port = free_port()
+    port = free_port()   # aiosmtpd's Controller connects to its own port to check start-up: 0 will not do
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
     yield mailbox, port

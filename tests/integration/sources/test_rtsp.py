@@ -15,14 +15,9 @@ from gunwatch.model import InputSpec
 from gunwatch.sources.stream import StreamSource, StreamSourceConfig
 
 from ...conftest import need
+from ...support.ports import free_port
 from ...support.wait import wait_for
 from .test_folder import Collected
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def port_open(port: int) -> bool:
