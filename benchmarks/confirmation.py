@@ -43,7 +43,7 @@ from gunwatch.pipeline.filters import FrameFilter
 from gunwatch.training.data.loader import read_labels
 from gunwatch.training.data.negatives import can_paint_out, paint_out
 
-from gun_free import STILL_ARMED, load_audit  # noqa: E402  (benchmarks are scripts)
+from gun_free import load_audit, still_armed  # noqa: E402  (benchmarks are scripts)
 
 DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "pistols"
 FRAMES = 15
@@ -63,7 +63,7 @@ def sequences(count: int, split: str) -> tuple[list[list[np.ndarray]], list[list
         names = [r["file"] for r in csv.DictReader(fh) if r["split"] == split]
     rng = np.random.default_rng(11)
     chosen = [names[i] for i in rng.choice(len(names), size=min(count, len(names)), replace=False)]
-    still_armed = {name for name, verdict in load_audit().items() if verdict == STILL_ARMED}
+    armed_pictures = still_armed(load_audit())
     guns, free, close_ups, armed = [], [], 0, 0
     for name in chosen:
         picture = cv2.imread(str(DATASET / "images" / name))
@@ -72,7 +72,7 @@ def sequences(count: int, split: str) -> tuple[list[list[np.ndarray]], list[list
         if not can_paint_out(boxes):
             close_ups += 1
             continue
-        if name in still_armed:
+        if name in armed_pictures:
             armed += 1
             continue
         painted = paint_out(picture, boxes)

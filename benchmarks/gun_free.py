@@ -54,6 +54,11 @@ def load_audit(path: Path = AUDIT) -> dict[str, str]:
     return audit
 
 
+def still_armed(audit: dict[str, str]) -> set[str]:
+    """The audited pictures that are not gun-free: they leave every gun-free set."""
+    return {name for name, verdict in audit.items() if verdict == STILL_ARMED}
+
+
 def painted_split(dataset: Path, split: str, limit: int | None) -> tuple[list[tuple[str, "cv2.Mat"]], int]:
     """The split's pictures with their guns painted out, and how many were left out because the
     gun fills too much of the picture to be painted out (it would still be there)."""
@@ -83,9 +88,9 @@ def folder_set(folder: Path, limit: int | None) -> list[tuple[str, "cv2.Mat"]]:
 def tally(hits: list[tuple[str, float]], names: list[str], audit: dict[str, str] | None) -> dict:
     """The false-alarm share over the gun-free pictures. `hits` are (picture, surest gun box
     confidence); `audit` is None for a set that needs none (a folder of gun-free pictures)."""
-    still_armed = {name for name in names if audit and audit.get(name) == STILL_ARMED}
-    kept = [h for h in hits if h[0] not in still_armed]
-    pictures = len(names) - len(still_armed)
+    left_out = still_armed(audit or {}) & set(names)
+    kept = [h for h in hits if h[0] not in left_out]
+    pictures = len(names) - len(left_out)
     share = len(kept) / pictures if pictures else 0.0
     report = {"pictures": pictures, "with_a_gun_box": len(kept), "share": round(share, 4),
               "meets_target": share <= TARGET,
@@ -93,7 +98,7 @@ def tally(hits: list[tuple[str, float]], names: list[str], audit: dict[str, str]
               # each boxed picture's surest gun box: the count at any higher confidence, without a rerun
               "boxed_confidences": sorted((h[1] for h in kept), reverse=True)}
     if audit is not None:
-        report["still_shows_a_gun_left_out"] = len(still_armed)
+        report["still_shows_a_gun_left_out"] = len(left_out)
         report["as_painted"] = {"pictures": len(names), "with_a_gun_box": len(hits),
                                 "boxed_confidences": sorted((h[1] for h in hits), reverse=True)}
         report["boxed_not_audited"] = sorted(name for name, _ in hits if name not in audit)

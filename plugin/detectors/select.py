@@ -62,9 +62,9 @@ def _ensemble(backend: str, model: EnsembleBundle, settings: DetectorSettings, w
         for built in members:
             built.close()
         # a member folder is a bundle of its own, so the advice works as a detector.model value
-        runnable = next(m for m in model.members if m is not member)
+        other = next(m for m in model.members if m is not member)
         raise type(exc)(f"{model.name}: member {member.name}: {exc} Or run one network alone: "
-                        f"detector.model: {runnable.source}.") from exc
+                        f"detector.model: {other.source}.") from exc
     return FusedDetector(members, model.spec.fusion_iou, confidence)
 
 
