@@ -18,6 +18,7 @@ _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:@/\s]
 _SECRET_PARAMS = re.compile(r"(?P<key>(?:token|pass|password|passwd|auth|secret|api_key|apikey)=)"
                             r"[^&\s'\"]+", re.IGNORECASE)
 MAX_FIELD = 200
+MAX_ESCAPED = 4 * MAX_FIELD
 
 
 def masked_url(text: str) -> str:
@@ -61,7 +62,17 @@ def log_field(value: object) -> str:
         text = text[:MAX_FIELD] + "..."
     if text and re.fullmatch(r"[A-Za-z0-9._:/@+-]+", text):
         return text
-    return '"' + text.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
+    # An escape is up to 10 characters (\U0001f600), so the cap applies to the escaped text too,
+    # cut between escapes, never inside one.
+    escaped, length = [], 0
+    for ch in text:
+        piece = ch.encode("unicode_escape").decode("ascii").replace('"', '\\"')
+        if length + len(piece) > MAX_ESCAPED:
+            escaped.append("...")
+            break
+        escaped.append(piece)
+        length += len(piece)
+    return '"' + "".join(escaped) + '"'
 
 
 def printable(value: str) -> str:
