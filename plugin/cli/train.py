@@ -248,6 +248,10 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    "benchmarks/train_step.py measures the gain)")
     p.add_argument("--eval-every", type=int, metavar="N",
                    help="torch: score on the valid list every N iterations (default 200, or the run's length)")
+    p.add_argument("--seed", type=int, metavar="N",
+                   help="torch: picks each batch's pictures and its augmentation's random draws "
+                   "(default 0). A run that continues another run's weights on the same data needs "
+                   "another seed, or it sees that run's batches again in the same order")
 
 
 def _run_settings(args: argparse.Namespace):
@@ -273,7 +277,7 @@ def _run_settings(args: argparse.Namespace):
                        size=args.size, random=args.random, darknet=args.darknet, threads=args.threads,
                        loader_threads=args.loader_threads, unfreeze_at=args.unfreeze_at,
                        multi_scale=args.multi_scale, ema=args.ema, zoom_out=args.zoom_out or 0.0,
-                       bf16=bool(args.bf16), eval_every=args.eval_every,
+                       bf16=bool(args.bf16), eval_every=args.eval_every, seed=args.seed or 0,
                        name=getattr(args, "name", None), select=getattr(args, "select", "best"))
 
 
@@ -329,7 +333,7 @@ def run_train(args: argparse.Namespace) -> int:
                                 ("--size", args.size), ("--batch", args.batch),
                                 ("--unfreeze-at", args.unfreeze_at), ("--multi-scale", args.multi_scale),
                                 ("--ema", args.ema), ("--zoom-out", args.zoom_out), ("--bf16", args.bf16),
-                                ("--eval-every", args.eval_every)) if v is not None]
+                                ("--eval-every", args.eval_every), ("--seed", args.seed)) if v is not None]
         if given:
             raise ConfigError(f"--resume takes its settings from {args.run_dir / 'run.json'}; "
                               f"drop {', '.join(given)} (only --iterations may change)")

@@ -121,7 +121,7 @@ class RunSettings:
         """The torch-only options this run sets, as command-line names."""
         given = {"--unfreeze-at": self.unfreeze_at, "--multi-scale": self.multi_scale, "--ema": self.ema,
                  "--zoom-out": self.zoom_out or None, "--bf16": self.bf16 or None,
-                 "--eval-every": self.eval_every}
+                 "--eval-every": self.eval_every, "--seed": self.seed or None}
         return [name for name, value in given.items() if value is not None]
 
     def save(self, path: Path) -> None:

@@ -266,7 +266,7 @@ def test_run_keeps_its_own_lists_and_torch_options(tmp_path):
     data.write_text(data.read_text() + f"valid={tmp_path / 'valid.txt'}\n")
     run = Run(tmp_path / "elsewhere" / "run")
     settings = RunSettings(engine="torch", data=str(data), cfg=str(cfg), unfreeze_at=200, multi_scale=320,
-                           ema=0.995, zoom_out=0.25, bf16=True, eval_every=50)
+                           ema=0.995, zoom_out=0.25, bf16=True, eval_every=50, seed=28)
     run.create(settings)
     (tmp_path / "train.txt").unlink()
     (tmp_path / "valid.txt").unlink()
@@ -275,14 +275,14 @@ def test_run_keeps_its_own_lists_and_torch_options(tmp_path):
     assert (run.dir / "train.txt").read_text() == f"{tmp_path / 'ds' / 'images' / 'a.jpg'}\n"
     assert (run.dir / "valid.txt").read_text() == f"{tmp_path / 'images' / 'a.jpg'}\n"
     options = {flag: argv[argv.index(flag) + 1] for flag in
-               ("--unfreeze-at", "--multi-scale", "--ema", "--zoom-out", "--eval-every")}
+               ("--unfreeze-at", "--multi-scale", "--ema", "--zoom-out", "--eval-every", "--seed")}
     assert options == {"--unfreeze-at": "200", "--multi-scale": "320", "--ema": "0.995",
-                       "--zoom-out": "0.25", "--eval-every": "50"}
+                       "--zoom-out": "0.25", "--eval-every": "50", "--seed": "28"}
     assert "--bf16" in argv and "--resume" in argv and "--weights" not in argv
 
 
 def test_torch_options_are_refused_for_darknet(tmp_path):
     data, cfg = _dataset(tmp_path), _gun_cfg(tmp_path)
-    with pytest.raises(RunError, match="--ema, --zoom-out: options of the torch engine; add --engine torch"):
+    with pytest.raises(RunError, match="--ema, --zoom-out, --seed: options of the torch engine; add --engine torch"):
         Run(tmp_path / "run").create(RunSettings(engine="darknet", data=str(data), cfg=str(cfg), ema=0.99,
-                                                 zoom_out=0.3))
+                                                 zoom_out=0.3, seed=5))
