@@ -42,6 +42,8 @@ SCRIPT = REPO / "install" / "zoneminder-test.sh"
 ADMIN = {"user": "admin", "pass": "admin"}
 GUN_BUNDLE = REPO / "models" / "gun-yolov3-tiny"
 WIDTH, HEIGHT = 640, 480
+# Mean absolute difference (0-255) under which the camera's frame is the picture it was shown.
+SAME_PICTURE_LEVELS = 4.0
 
 
 # The shared wait_for at ZoneMinder's pace: its API is asked at most five times a second.
@@ -96,6 +98,24 @@ class ZoneMinder:
         tmp.chmod(0o644)
         os.replace(tmp, FEED)
 
+    def shows(self, picture: np.ndarray) -> bool:
+        """Whether the camera's newest frame (zms, one JPEG) is this picture. ZoneMinder decodes
+        and encodes it again: the same picture comes back within about 1 level on average,
+        another one tens of levels away."""
+        params = {"mode": "single", "monitor": self.monitor_id, "scale": 100}
+        if self.token:
+            params["token"] = self.token
+        try:
+            response = self.http.get(f"{self.url}/cgi-bin/nph-zms", params=params, timeout=10)
+        except requests.RequestException:
+            return False
+        if response.status_code == 403:   # auth on and no token yet, or an expired one
+            self.get("host/getVersion.json")
+            return False
+        frame = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
+        return (frame is not None and frame.shape == picture.shape
+                and float(np.mean(cv2.absdiff(frame, picture))) < SAME_PICTURE_LEVELS)
+
     def idle(self) -> bool:
         try:
             return int(self.get(f"monitors/alarm/id:{self.monitor_id}/command:status.json")["status"]) == 0
@@ -109,6 +129,10 @@ class ZoneMinder:
         """Show a picture, then start recording it (forced alarm); the new event's id."""
         self.wait_idle()   # a picture shown during the last event's post-event frames would leak into it
         self.show(jpeg)
+        # The capture daemon picks the new picture up within ~0.2 s on an idle machine, but a busy
+        # one (CI, two networks loading) has been seen to record the previous picture instead.
+        picture = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        assert wait(lambda: self.shows(picture), 20), "the test camera did not show the new picture within 20 s"
         time.sleep(1.2)    # the pre-event frames must be of this picture too
         self.wait_idle()
         answer = self.get(f"monitors/alarm/id:{self.monitor_id}/command:on.json")
