@@ -215,6 +215,16 @@ def generate_sections(arch: str, classes: int, anchors: list[tuple[int, int]] | 
     return [params.net_section(classes), *net.layers]
 
 
+def architecture_of(sections: list[Section]) -> str | None:
+    """Which of ARCHITECTURES a cfg describes, told by its sequence of layer kinds alone (classes,
+    anchors, filters and training options may differ); None for any other network."""
+    kinds = [s.kind for s in sections[1:]]
+    for arch in ARCHITECTURES:
+        if kinds == [s.kind for s in generate_sections(arch, 1)[1:]]:
+            return arch
+    return None
+
+
 def generate_cfg(arch: str, classes: int, anchors: list[tuple[int, int]] | None = None,
                  params: TrainParams = TrainParams()) -> str:
     """The cfg text, with a header saying what generated it."""

@@ -27,6 +27,7 @@ from typing import TextIO
 from ...darknet.files import read_data_file, read_list, read_names
 from ...darknet.weights import expected_size, is_complete, read_header_file
 from ...errors import BackendUnavailable
+from ..arch.cfg_gen import architecture_of
 from ..arch.darknet_cfg import Section, conv_specs, inference_cfg, layer_sections, read_cfg, write_cfg
 from ..data.loader import labelled
 from ..errors import TrainingError
@@ -516,7 +517,8 @@ class Run:
         secs = [r[3] for r in loss if r[3] is not None and math.isfinite(r[3])]
         spi = sum(secs) / len(secs) if secs else None
         metrics.update({"final_loss": final_loss, "final_avg_loss": final_avg})
-        architecture = Path(settings.weights_cfg or settings.cfg).stem
+        # Named from the layers: the cfg files' names (start.cfg, model.cfg) say nothing
+        architecture = architecture_of(self.sections()) or f"darknet cfg {Path(settings.cfg).name}"
         provenance = {"engine": settings.engine, "iterations": self.max_batches(), "data": settings.data,
                       "cfg": settings.cfg, "pretrained": settings.weights,
                       "weights_file": str(weights.relative_to(self.dir))}

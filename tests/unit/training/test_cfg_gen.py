@@ -10,7 +10,7 @@ from gunwatch.cli import main
 from gunwatch.darknet import cfg as bindings_cfg
 from gunwatch.darknet import weights as bindings_weights
 from gunwatch.errors import ConfigError
-from gunwatch.training.arch.cfg_gen import TrainParams, generate_cfg, generate_sections
+from gunwatch.training.arch.cfg_gen import ARCHITECTURES, TrainParams, architecture_of, generate_cfg, generate_sections
 from gunwatch.training.arch.darknet_cfg import conv_specs, parse_cfg_text, read_cfg
 from tests.conftest import PISTOLS, WEIGHTS, need
 
@@ -98,6 +98,19 @@ def test_anchors_go_into_every_head():
     yolos = [s for s in parse_cfg_text(text) if s.type == "yolo"]
     assert {s.options["anchors"] for s in yolos} == {"5,6,7,8,9,10,11,12,13,14,15,16"}
     assert {s.options["num"] for s in yolos} == {"6"}
+
+
+def test_architecture_is_told_by_the_layers():
+    """A run's bundle names its network from the cfg's layers, not from the cfg file's name."""
+    for arch in ARCHITECTURES:
+        anchors = [(10 + i, 12 + i) for i in range(9 if arch == "yolov3" else 6)]
+        assert architecture_of(parse_cfg_text(generate_cfg(arch, 3, anchors))) == arch
+    stock = WEIGHTS / "yolov4-tiny.cfg"
+    if stock.exists():
+        assert architecture_of(read_cfg(stock)) == "yolov4-tiny"
+    extra_layer = generate_sections("yolov3-tiny", 1)
+    extra_layer.insert(3, extra_layer[2])
+    assert architecture_of(extra_layer) is None
 
 
 def test_bad_requests_are_refused():
