@@ -11,7 +11,7 @@ only; the report counts them (close_ups_left_out). So does a picture that by eye
 unlabelled gun once its labelled ones are painted out (gun_free.py's audit;
 still_shows_a_gun_left_out). Each candidate rule is applied by the real
 confirmation engine to the same detections. Reported per rule: the share of gun sequences that
-raise an incident, frames until it does, and the share of gun-free sequences that raise one. The
+raise an incident, frames until it does, and the share of gun-free sequences that raise one (and which: `gun_free_alerted`). The
 baseline is a single frame at the seed's confidence 0.7.
 
 Snapshot bursts (a folder source that gets 3 or 5 pictures per recorder event, one a second):
@@ -56,15 +56,15 @@ BURST_RULES = {"single picture": ConfirmSettings(burst_s=0),
                "3 of the burst": ConfirmSettings(burst_hits=3)}
 
 
-def sequences(count: int, split: str) -> tuple[list[list[np.ndarray]], list[list[np.ndarray]], int, int]:
-    """Gun sequences, gun-free sequences, how many close-ups made no gun-free sequence, and how
-    many painted pictures made none because they still show a gun."""
+def sequences(count: int, split: str) -> tuple[list[list[np.ndarray]], dict[str, list[np.ndarray]], int, int]:
+    """Gun sequences, gun-free sequences by the picture they come from, how many close-ups made
+    no gun-free sequence, and how many painted pictures made none because they still show a gun."""
     with open(DATASET / "splits.csv", newline="") as fh:
         names = [r["file"] for r in csv.DictReader(fh) if r["split"] == split]
     rng = np.random.default_rng(11)
     chosen = [names[i] for i in rng.choice(len(names), size=min(count, len(names)), replace=False)]
     armed_pictures = still_armed(load_audit())
-    guns, free, close_ups, armed = [], [], 0, 0
+    guns, free, close_ups, armed = [], {}, 0, 0
     for name in chosen:
         picture = cv2.imread(str(DATASET / "images" / name))
         guns.append([_zoomed(picture, k / FRAMES) for k in range(FRAMES)])
@@ -76,11 +76,11 @@ def sequences(count: int, split: str) -> tuple[list[list[np.ndarray]], list[list
             armed += 1
             continue
         painted = paint_out(picture, boxes)
-        free.append([_zoomed(painted, k / FRAMES) for k in range(FRAMES)])
+        free[f"{name} (guns painted out)"] = [_zoomed(painted, k / FRAMES) for k in range(FRAMES)]
     for folder in NEGATIVE_DIRS:
         for photo in sorted(folder.glob("*.jpg")):
             picture = cv2.imread(str(photo))
-            free.append([_zoomed(picture, k / FRAMES) for k in range(FRAMES)])
+            free[photo.name] = [_zoomed(picture, k / FRAMES) for k in range(FRAMES)]
     return guns, free, close_ups, armed
 
 
@@ -95,14 +95,16 @@ def first_incident(per_frame, rule: tuple[int, int], confidence: float) -> int |
     return None
 
 
-def evaluate(gun_dets, free_dets, rule, confidence) -> dict:
+def evaluate(gun_dets, free_dets: dict[str, list], rule, confidence) -> dict:
     fired = [first_incident(seq, rule, confidence) for seq in gun_dets]
-    false = [first_incident(seq, rule, confidence) for seq in free_dets]
+    false = [name for name, seq in free_dets.items() if first_incident(seq, rule, confidence) is not None]
     frames = [f + 1 for f in fired if f is not None]
     return {"rule": f"{rule[0]} of {rule[1]}", "confidence": confidence,
             "gun_sequences_alerted": round(sum(f is not None for f in fired) / len(fired), 4),
             "median_frames_to_incident": float(np.median(frames)) if frames else None,
-            "gun_free_sequences_alerted": round(sum(f is not None for f in false) / len(false), 4)}
+            "gun_free_sequences_alerted": round(len(false) / len(free_dets), 4),
+            # named, so that a false alarm can be looked at rather than only counted
+            "gun_free_alerted": false}
 
 
 def burst_alerted(per_frame, size: int, settings: ConfirmSettings, confidence: float) -> bool:
@@ -117,7 +119,7 @@ def burst_alerted(per_frame, size: int, settings: ConfirmSettings, confidence: f
 def evaluate_bursts(gun_dets, free_dets, confidence: float) -> list[dict]:
     return [{"burst": size, "rule": name, "confidence": confidence,
              "gun_sequences_alerted": round(float(np.mean([burst_alerted(s, size, rule, confidence) for s in gun_dets])), 4),
-             "gun_free_sequences_alerted": round(float(np.mean([burst_alerted(s, size, rule, confidence) for s in free_dets])), 4)}
+             "gun_free_sequences_alerted": round(float(np.mean([burst_alerted(s, size, rule, confidence) for s in free_dets.values()])), 4)}
             for size in BURSTS for name, rule in BURST_RULES.items()]
 
 
@@ -135,7 +137,7 @@ def main() -> int:
     detector = create_detector(args.backend, model, DetectorSettings(confidence=0.1))
     guns, free, close_ups, armed = sequences(args.sequences, args.split)
     gun_dets = [[detector.detect(f) for f in seq] for seq in guns]
-    free_dets = [[detector.detect(f) for f in seq] for seq in free]
+    free_dets = {name: [detector.detect(f) for f in seq] for name, seq in free.items()}
     results = [evaluate(gun_dets, free_dets, rule, conf) for conf in confidences for rule in RULES]
     baseline = evaluate(gun_dets, free_dets, (1, 1), 0.7)
     bursts = evaluate_bursts(gun_dets, free_dets, model.meta.thresholds.confidence)
