@@ -11,8 +11,8 @@ only; the report counts them (close_ups_left_out). So does a picture that by eye
 unlabelled gun once its labelled ones are painted out (gun_free.py's audit;
 still_shows_a_gun_left_out). Each candidate rule is applied by the real
 confirmation engine to the same detections. Reported per rule: the share of gun sequences that
-raise an incident, frames until it does, and the share of gun-free sequences that raise one (and which: `gun_free_alerted`). The
-baseline is a single frame at the seed's confidence 0.7.
+raise an incident, frames until it does, the share of gun-free sequences that raise one and
+which they are (`gun_free_alerted`). The baseline is a single frame at the seed's confidence 0.7.
 
 Snapshot bursts (a folder source that gets 3 or 5 pictures per recorder event, one a second):
 the same sequences sampled as bursts of 3 and 5 pictures, confirmed by the single-picture rule
