@@ -56,6 +56,10 @@ class EnsembleSpec(_Strict):
     member_confidence: float = Field(
         0.05, gt=0.0, lt=1.0, description="each member's own confidence floor: a gun one member scores "
         "low can still reach the fused threshold when the other scores it high")
+    mirrored: bool = Field(
+        False, description="each member also looks at the frame mirrored left to right, and those "
+        "boxes join the fusion as one more member each (test-time augmentation): twice the "
+        "detector time")
 
 
 class ModelMeta(_Strict):

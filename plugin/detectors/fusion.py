@@ -67,6 +67,27 @@ def fuse_boxes(per_member: list[list[Detection]], iou: float) -> list[Detection]
     return sorted(fused, key=lambda d: -d.confidence)
 
 
+class MirroredDetector:
+    """A detector that looks at the frame mirrored left to right and reports boxes where they are
+    on the unmirrored frame. Guns are drawn in either hand, so the mirror image is a picture of
+    the same kind the network was trained on (training flips at random too), but its grid and
+    anchors fall on the gun differently: a second, partly independent look for the fusion."""
+
+    def __init__(self, inner: Detector) -> None:
+        self.inner = inner
+        self.name = f"{inner.name}-mirrored"
+        self.device = getattr(inner, "device", "cpu")
+
+    def detect(self, frame: np.ndarray) -> list[Detection]:
+        width = frame.shape[1]
+        found = self.inner.detect(np.ascontiguousarray(frame[:, ::-1]))
+        return [Detection(d.label, d.confidence, BBox(width - d.box.x - d.box.w, d.box.y, d.box.w, d.box.h))
+                for d in found]
+
+    def close(self) -> None:
+        pass  # the network is the unmirrored member's, which closes it
+
+
 class FusedDetector:
     """Runs every member detector on the frame and fuses their boxes; keeps fused boxes at or
     above `confidence`. The members run one after the other: on the recorder's few cores two

@@ -20,7 +20,7 @@ from ..machine import describe_cpu
 from ..model import AnyModel, EnsembleBundle, ModelBundle
 from ..paths import cache_dir
 from .base import Detector, DetectorSettings
-from .fusion import FusedDetector
+from .fusion import FusedDetector, MirroredDetector
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,8 @@ def _ensemble(backend: str, model: EnsembleBundle, settings: DetectorSettings, w
         other = next(m for m in model.members if m is not member)
         raise type(exc)(f"{model.name}: member {member.name}: {exc} Or run one network alone: "
                         f"detector.model: {other.source}.") from exc
+    if model.spec.mirrored:
+        members += [MirroredDetector(member) for member in members]
     return FusedDetector(members, model.spec.fusion_iou, confidence)
 
 
