@@ -100,6 +100,7 @@ def test_ensemble_bundle_loads_its_members(tmp_path, bundle):
     assert model.names[0] == "person" and model.spec.fusion_iou == 0.55
     assert model.meta.input == model.members[0].meta.input
     assert model.meta.thresholds.confidence == 0.4
+    assert not model.spec.mirrored  # twice the time: only when a bundle asks for it
 
 
 def test_ensemble_of_one_member_refused(tmp_path, bundle):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gunwatch.detectors.fusion import FusedDetector, fuse_boxes
+from gunwatch.detectors.fusion import FusedDetector, MirroredDetector, fuse_boxes
 from gunwatch.domain import BBox, Detection
 
 
@@ -65,3 +65,41 @@ def test_fused_detector_applies_its_threshold_to_fused_scores_and_closes_members
     assert [round(d.confidence, 2) for d in found] == [0.85]  # the lone 0.7 box fused to 0.35
     detector.close()
     assert a.closed and b.closed
+
+
+class BrightBlock:
+    """Boxes the lit columns of the frame, so a test can tell which side it was shown."""
+
+    name = "opencv"
+
+    def __init__(self):
+        self.closed = False
+
+    def detect(self, frame):
+        lit = np.flatnonzero(frame.max(axis=(0, 2)))
+        return [gun(0.9, float(lit[0]), 0.0, float(lit[-1] + 1 - lit[0]), float(frame.shape[0]))]
+
+    def close(self):
+        self.closed = True
+
+
+def test_mirrored_member_sees_the_flipped_frame_and_reports_unflipped_boxes():
+    frame = np.zeros((20, 100, 3), np.uint8)
+    frame[:, 10:25] = 255
+    inner = BrightBlock()
+    mirrored = MirroredDetector(inner)
+    assert inner.detect(frame[:, ::-1])[0].box.x == 75  # what the network itself sees
+    (found,) = mirrored.detect(frame)
+    assert (found.box.x, found.box.w) == (10, 15)
+    assert mirrored.name == "opencv-mirrored"
+
+
+def test_mirrored_looks_fuse_with_the_plain_ones_and_the_network_closes_once():
+    frame = np.zeros((20, 100, 3), np.uint8)
+    frame[:, 60:70] = 255
+    inner = BrightBlock()
+    detector = FusedDetector([inner, MirroredDetector(inner)], iou=0.5, confidence=0.5)
+    (found,) = detector.detect(frame)
+    assert found.confidence == pytest.approx(0.9) and found.box.x == pytest.approx(60)
+    detector.close()
+    assert inner.closed
