@@ -138,7 +138,8 @@ def run_prepare(args: argparse.Namespace) -> int:
         g = result.gun_free
         print(f"gun-free train pictures: {g['gun_free']} of {g['train_pictures']} ({g['share']:.1%}): "
               f"{g['painted_out']} painted out, {g['from_folder']} from --negatives, "
-              f"{g['already_gun_free']} already without boxes", file=sys.stderr)
+              f"{g['already_gun_free']} already without boxes; {g['not_painted_still_armed']} not painted "
+              "out: marked as still showing a gun (training/data/reviews/pistols-painted-out.csv)", file=sys.stderr)
     for folder, added in (result.extra or {}).items():
         print(f"--extra-train {folder}: {added['pictures']} train pictures, {added['gun_boxes']} gun boxes, "
               f"{added['train_lines']} train.txt lines", file=sys.stderr)

@@ -9,8 +9,9 @@ painted pictures make the gun-free scenes of benchmarks/confirmation.py.
 
 from __future__ import annotations
 
+import csv
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import cv2
@@ -19,6 +20,8 @@ import numpy as np
 from ..errors import TrainingError
 from .dataset import IMAGE_SUFFIXES, pictures_in
 
+# Painted-out train pictures that a person marked as still showing a gun (training/data/painted_out_sheets.py)
+PAINTED_OUT_REVIEW = Path(__file__).resolve().parent / "reviews" / "pistols-painted-out.csv"
 MARGIN = 1.1  # each box grows by 10 %, so the gun's edge and its shadow go too
 INPAINT_RADIUS = 5
 # Inpainting rebuilds the boxes from what is around them. A close-up whose gun fills most of the
@@ -68,14 +71,43 @@ def painted_count(train_pictures: int, given: int, share: float) -> int:
     return max(0, int(np.ceil(need - 1e-9)))
 
 
-def choose(candidates: list[int], count: int, seed: int) -> list[int]:
-    """``count`` of ``candidates``, the same ones for the same seed (sorted, for stable lists)."""
-    if count > len(candidates):
-        raise TrainingError(f"{count} gun-free pictures asked for, but only {len(candidates)} train "
+def choose(candidates: list[int], count: int, seed: int, avoid: Collection[int] = ()) -> list[int]:
+    """``count`` of ``candidates``, the same ones for the same seed (sorted, for stable lists).
+    Those in ``avoid`` (pictures still armed once painted) give way to others drawn from the
+    rest, so that marking a picture changes only that picture's place in the list."""
+    usable = len(candidates) - len(set(avoid) & set(candidates))
+    if count > usable:
+        raise TrainingError(f"{count} gun-free pictures asked for, but only {usable} train "
                             f"pictures have boxes that can be painted out (boxes leaving at least "
-                            f"{1 - MAX_PAINTED_SHARE:.0%} of the picture); lower --gun-free-share or "
-                            "add gun-free pictures with --negatives")
-    return sorted(random.Random(seed).sample(candidates, count))
+                            f"{1 - MAX_PAINTED_SHARE:.0%} of the picture, and not marked as still "
+                            "showing a gun); lower --gun-free-share or add gun-free pictures with --negatives")
+    chosen = random.Random(seed).sample(candidates, count)
+    kept = [i for i in chosen if i not in avoid]
+    if len(kept) < count:
+        taken = set(chosen)
+        rest = [i for i in candidates if i not in taken and i not in avoid]
+        kept += random.Random(seed + 1).sample(rest, count - len(kept))
+    return sorted(kept)
+
+
+def read_still_armed(path: Path | None = None) -> set[str]:
+    """Source pictures (Roboflow's NAME of NAME_jpg.rf.HASH.jpg) that still show a gun once their
+    labelled guns are painted out, from a review file (columns source_image, verdict, note; verdict
+    ``still-armed`` or ``gun-free``) made with painted_out_sheets; PAINTED_OUT_REVIEW by default."""
+    path = path or PAINTED_OUT_REVIEW
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
+    except FileNotFoundError as exc:
+        raise TrainingError(f"{path}: review file of painted-out pictures missing") from exc
+    armed: set[str] = set()
+    for line, row in enumerate(rows, start=2):
+        verdict = (row.get("verdict") or "").strip()
+        if verdict not in ("still-armed", "gun-free"):
+            raise TrainingError(f"{path}: row {line - 1}: verdict {verdict!r} is not still-armed or gun-free")
+        if verdict == "still-armed":
+            armed.add(row["source_image"].strip())
+    return armed
 
 
 def write_painted(source: Path, boxes: Sequence[Box], out_dir: Path) -> Path:

@@ -197,7 +197,8 @@ def _gun_free_train(dataset: Dataset, train: list[int], given_boxes: dict[int, l
     enough train pictures painted out (chosen with ``seed``) that gun-free pictures make up
     ``share`` of the train list. Painted copies are of the data set's own pictures, not of the
     upright copies, so a picture and its turned-back twin are never both painted."""
-    from .negatives import can_paint_out, choose, folder_pictures, painted_count, write_painted
+    from .external import source_stem
+    from .negatives import can_paint_out, choose, folder_pictures, painted_count, read_still_armed, write_painted
 
     already = sum(1 for i in train if not dataset.samples[i].boxes)
     added = folder_pictures(negatives) if negatives else []
@@ -206,7 +207,9 @@ def _gun_free_train(dataset: Dataset, train: list[int], given_boxes: dict[int, l
         train.append(len(dataset.samples) - 1)
     count = painted_count(len(train), already + len(added), share)
     candidates = [i for i, boxes in given_boxes.items() if boxes and can_paint_out(boxes)]
-    chosen = choose(candidates, count, seed)
+    armed = read_still_armed()
+    avoid = {i for i in candidates if source_stem(dataset.samples[i].image.name) in armed}
+    chosen = choose(candidates, count, seed, avoid)
     if chosen:
         out_dir.mkdir(parents=True, exist_ok=True)
     for i in chosen:
@@ -215,6 +218,7 @@ def _gun_free_train(dataset: Dataset, train: list[int], given_boxes: dict[int, l
         train.append(len(dataset.samples) - 1)
     return {"train_pictures": len(train), "gun_free": already + len(added) + len(chosen),
             "already_gun_free": already, "from_folder": len(added), "painted_out": len(chosen),
+            "not_painted_still_armed": len(avoid),
             "share": round((already + len(added) + len(chosen)) / len(train), 4) if train else 0.0}
 
 

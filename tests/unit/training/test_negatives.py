@@ -8,7 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-from gunwatch.training.data.negatives import can_paint_out, paint_out, painted_count, painted_share
+from gunwatch.training.data import negatives
+from gunwatch.training.errors import TrainingError
+from gunwatch.training.data.negatives import (
+    can_paint_out, choose, paint_out, painted_count, painted_share, read_still_armed,
+)
 from gunwatch.training.data.prepare import PrepareError, prepare
 
 
@@ -86,7 +90,8 @@ def test_prepare_adds_painted_and_folder_pictures_to_train_only(gun_set, tmp_pat
     train = (out / "train.txt").read_text().splitlines()
     # 8 train pictures + 2 from the folder; 0.4 of the list: (2 + n) / (10 + n) >= 0.4 -> n = 4
     assert result.gun_free == {"train_pictures": 14, "gun_free": 6, "already_gun_free": 0,
-                               "from_folder": 2, "painted_out": 4, "share": 0.4286}
+                               "from_folder": 2, "painted_out": 4, "not_painted_still_armed": 0,
+                               "share": 0.4286}
     free = [p for p in train if (out / "labels" / Path(p).with_suffix(".txt").name).read_text() == ""]
     assert len(train) == 14 and len(free) == 6
     assert sum(".gunfree." in p for p in free) == 4 and len(list((out / "gun-free").iterdir())) == 4
@@ -148,3 +153,41 @@ def test_extra_train_refuses_what_is_not_a_gun_import(gun_set, tmp_path):
     (extra / "labels" / "train" / "cctv-train0.txt").write_text("2 0.5 0.5 0.1 0.1\n")
     with pytest.raises(PrepareError, match="cctv-train0.jpg: class 2"):
         prepare(gun_set, tmp_path / "c", class_names=["gun"], split="file", extra_train=[extra])
+
+
+def test_choose_lets_only_the_avoided_pictures_give_way():
+    plain = choose(list(range(100)), 10, seed=3)
+    avoided = plain[:2]
+    chosen = choose(list(range(100)), 10, seed=3, avoid=avoided)
+    assert len(chosen) == 10 and not set(avoided) & set(chosen)
+    assert set(plain) - set(chosen) == set(avoided)  # the other eight stay
+    assert chosen == choose(list(range(100)), 10, seed=3, avoid=avoided)
+    with pytest.raises(TrainingError, match="only 8 train pictures"):
+        choose(list(range(10)), 9, seed=3, avoid=[0, 1])
+
+
+def test_review_file_of_painted_pictures(tmp_path):
+    review = tmp_path / "review.csv"
+    review.write_text("# looked at by eye\nsource_image,verdict,note\narmas--1-,still-armed,rifle\n"
+                      "armas--2-,gun-free,\n")
+    assert read_still_armed(review) == {"armas--1-"}
+    review.write_text("source_image,verdict,note\narmas--1-,armed,\n")
+    with pytest.raises(TrainingError, match="row 1: verdict 'armed' is not still-armed or gun-free"):
+        read_still_armed(review)
+    with pytest.raises(TrainingError, match="review file of painted-out pictures missing"):
+        read_still_armed(tmp_path / "none.csv")
+    assert read_still_armed()  # the committed review reads
+
+
+def test_prepare_paints_no_picture_marked_still_armed(gun_set, tmp_path, monkeypatch):
+    review = tmp_path / "review.csv"
+    monkeypatch.setattr(negatives, "PAINTED_OUT_REVIEW", review)
+    review.write_text("source_image,verdict,note\n")
+    before = prepare(gun_set, tmp_path / "before", class_names=["gun"], split="file", gun_free_share=0.25)
+    painted = sorted(p.name for p in (tmp_path / "before" / "gun-free").iterdir())
+    marked = painted[0].split(".gunfree")[0]
+    review.write_text(f"source_image,verdict,note\n{marked},still-armed,a second gun\n")
+    after = prepare(gun_set, tmp_path / "after", class_names=["gun"], split="file", gun_free_share=0.25)
+    repainted = sorted(p.name for p in (tmp_path / "after" / "gun-free").iterdir())
+    assert after.gun_free["not_painted_still_armed"] == 1 and len(repainted) == len(painted)
+    assert f"{marked}.gunfree.jpg" not in repainted and set(painted) - set(repainted) == {painted[0]}
