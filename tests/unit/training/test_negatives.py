@@ -191,3 +191,24 @@ def test_prepare_paints_no_picture_marked_still_armed(gun_set, tmp_path, monkeyp
     repainted = sorted(p.name for p in (tmp_path / "after" / "gun-free").iterdir())
     assert after.gun_free["not_painted_still_armed"] == 1 and len(repainted) == len(painted)
     assert f"{marked}.gunfree.jpg" not in repainted and set(painted) - set(repainted) == {painted[0]}
+
+
+def test_painted_out_sheets_show_each_boxed_picture_whole_surest_first(tmp_path):
+    from gunwatch.training.data.painted_out_sheets import TILE, make_sheets
+
+    found = []
+    for i, score in enumerate((0.4, 0.9, 0.6)):
+        path = tmp_path / f"p{i}.gunfree.jpg"
+        cv2.imwrite(str(path), np.full((60, 120, 3), 200, np.uint8))
+        found.append((score, path, (10.0, 10.0, 20.0, 20.0)))
+    found.sort(key=lambda f: -f[0])  # as boxed_pictures returns them
+    assert make_sheets(found, tmp_path / "out", "test") == 1
+    index = (tmp_path / "out" / "index.csv").read_text().splitlines()
+    assert index == ["tile,sheet,file,score", "001,sheet-001,p1.gunfree.jpg,0.9",
+                     "002,sheet-001,p2.gunfree.jpg,0.6", "003,sheet-001,p0.gunfree.jpg,0.4"]
+    page = cv2.imread(str(tmp_path / "out" / "sheets" / "sheet-001.png"))
+    assert page.shape[1] >= 3 * TILE
+    # each tile outlines its box in red on the grey picture
+    first_tile = page[:, :TILE].astype(int)
+    red = (first_tile[..., 2] > 200) & (first_tile[..., 1] < 60) & (first_tile[..., 0] < 60)
+    assert red.sum() > 4 * 20  # the outline of a 20 px box shown at 320/120 scale, 2 px wide
