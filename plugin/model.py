@@ -15,7 +15,7 @@ import json
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .darknet import cfg as darknet_cfg
 from .darknet.files import read_names
@@ -60,6 +60,18 @@ class EnsembleSpec(_Strict):
         False, description="each member also looks at the frame mirrored left to right, and those "
         "boxes join the fusion as one more member each (test-time augmentation): twice the "
         "detector time")
+    mirror_trigger: float | None = Field(
+        None, gt=0.0, lt=1.0, description="with mirrored: the mirrored looks run only on frames "
+        "where the plain fusion's surest box reaches this score; other frames keep the plain "
+        "answer. Most camera frames hold nothing gun-like, so they cost little more than the plain "
+        "ensemble, while a frame with a candidate gets the second look that decides it")
+
+    @model_validator(mode="after")
+    def _trigger_needs_mirror(self) -> "EnsembleSpec":
+        if self.mirror_trigger is not None and not self.mirrored:
+            raise ValueError("mirror_trigger is set but mirrored is false: set \"mirrored\": true, "
+                             "or remove mirror_trigger")
+        return self
 
 
 class ModelMeta(_Strict):

@@ -91,19 +91,38 @@ class MirroredDetector:
 class FusedDetector:
     """Runs every member detector on the frame and fuses their boxes; keeps fused boxes at or
     above `confidence`. The members run one after the other: on the recorder's few cores two
-    networks at once would only share the same cores."""
+    networks at once would only share the same cores.
 
-    def __init__(self, members: list[Detector], iou: float, confidence: float) -> None:
+    `second_look` detectors (the members' mirrored looks) join the fusion as more members. With
+    `second_look_trigger` they run only when the first look's fusion already has a box at or
+    above it; a frame without one keeps the first look's answer, scored among the first-look
+    members only. The first look's fused score decides because that is what the second look
+    would refine: a frame where no member sees anything gun-like is not worth twice the time."""
+
+    def __init__(self, members: list[Detector], iou: float, confidence: float,
+                 second_look: list[Detector] | None = None,
+                 second_look_trigger: float | None = None) -> None:
         self.members = members
+        self.second_look = second_look or []
+        self.second_look_trigger = second_look_trigger
         self.iou = iou
         self.confidence = confidence
-        self.name = "+".join(m.name for m in members)
-        self.device = "+".join(sorted({getattr(m, "device", "cpu") for m in members}))
+        looks = members + self.second_look
+        self.name = "+".join(m.name for m in looks)
+        self.device = "+".join(sorted({getattr(m, "device", "cpu") for m in looks}))
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
-        fused = fuse_boxes([m.detect(frame) for m in self.members], self.iou)
-        return [d for d in fused if d.confidence >= self.confidence]
+        found = [m.detect(frame) for m in self.members]
+        if self.second_look and self._worth_a_second_look(found):
+            found += [m.detect(frame) for m in self.second_look]
+        return [d for d in fuse_boxes(found, self.iou) if d.confidence >= self.confidence]
+
+    def _worth_a_second_look(self, first_look: list[list[Detection]]) -> bool:
+        if self.second_look_trigger is None:
+            return True
+        fused = fuse_boxes(first_look, self.iou)
+        return bool(fused) and fused[0].confidence >= self.second_look_trigger
 
     def close(self) -> None:
-        for member in self.members:
+        for member in self.members + self.second_look:
             member.close()

@@ -65,9 +65,9 @@ def _ensemble(backend: str, model: EnsembleBundle, settings: DetectorSettings, w
         other = next(m for m in model.members if m is not member)
         raise type(exc)(f"{model.name}: member {member.name}: {exc} Or run one network alone: "
                         f"detector.model: {other.source}.") from exc
-    if model.spec.mirrored:
-        members += [MirroredDetector(member) for member in members]
-    return FusedDetector(members, model.spec.fusion_iou, confidence)
+    mirrored = [MirroredDetector(member) for member in members] if model.spec.mirrored else []
+    return FusedDetector(members, model.spec.fusion_iou, confidence, second_look=mirrored,
+                         second_look_trigger=model.spec.mirror_trigger)
 
 
 def _installed(package: str) -> str:

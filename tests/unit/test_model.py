@@ -103,6 +103,16 @@ def test_ensemble_bundle_loads_its_members(tmp_path, bundle):
     assert not model.spec.mirrored  # twice the time: only when a bundle asks for it
 
 
+def test_mirror_trigger_without_mirrored_names_both_keys(tmp_path, bundle):
+    folder = ensemble(tmp_path, bundle, mirror_trigger=0.25)
+    with pytest.raises(ConfigError, match="mirror_trigger is set but mirrored is false"):
+        load_model(folder)
+    meta = json.loads((folder / "model.json").read_text())
+    meta["ensemble"]["mirrored"] = True
+    (folder / "model.json").write_text(json.dumps(meta))
+    assert load_model(folder).spec.mirror_trigger == 0.25
+
+
 def test_ensemble_of_one_member_refused(tmp_path, bundle):
     folder = ensemble(tmp_path, bundle)
     meta = json.loads((folder / "model.json").read_text())

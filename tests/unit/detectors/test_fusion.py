@@ -98,8 +98,40 @@ def test_mirrored_looks_fuse_with_the_plain_ones_and_the_network_closes_once():
     frame = np.zeros((20, 100, 3), np.uint8)
     frame[:, 60:70] = 255
     inner = BrightBlock()
-    detector = FusedDetector([inner, MirroredDetector(inner)], iou=0.5, confidence=0.5)
+    detector = FusedDetector([inner], iou=0.5, confidence=0.5, second_look=[MirroredDetector(inner)])
     (found,) = detector.detect(frame)
     assert found.confidence == pytest.approx(0.9) and found.box.x == pytest.approx(60)
     detector.close()
     assert inner.closed
+
+
+class Counting(Fixed):
+    def __init__(self, name, found):
+        super().__init__(name, found)
+        self.calls = 0
+
+    def detect(self, frame):
+        self.calls += 1
+        return self.found
+
+
+def test_second_look_runs_only_when_the_first_look_reaches_the_trigger():
+    frame = np.zeros((8, 8, 3), np.uint8)
+    second = Counting("opencv-mirrored", [gun(0.9, 0)])
+    quiet = FusedDetector([Fixed("opencv", [gun(0.38, 0)])], iou=0.5, confidence=0.3,
+                          second_look=[second], second_look_trigger=0.4)
+    (alone,) = quiet.detect(frame)
+    # below the trigger: the first look's answer, scored among first-look members only
+    assert second.calls == 0 and alone.confidence == pytest.approx(0.38)
+    busy = FusedDetector([Fixed("opencv", [gun(0.4, 0)])], iou=0.5, confidence=0.3,
+                         second_look=[second], second_look_trigger=0.4)
+    (both,) = busy.detect(frame)
+    assert second.calls == 1 and both.confidence == pytest.approx((0.4 + 0.9) / 2)
+
+
+def test_without_a_trigger_the_second_look_always_runs_even_on_an_empty_frame():
+    second = Counting("opencv-mirrored", [gun(0.9, 0)])
+    detector = FusedDetector([Fixed("opencv", [])], iou=0.5, confidence=0.3, second_look=[second])
+    (found,) = detector.detect(np.zeros((8, 8, 3), np.uint8))
+    assert second.calls == 1 and found.confidence == pytest.approx(0.45)
+    assert detector.name == "opencv+opencv-mirrored"
