@@ -113,15 +113,11 @@ class FusedDetector:
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
         found = [m.detect(frame) for m in self.members]
-        if self.second_look and self._worth_a_second_look(found):
-            found += [m.detect(frame) for m in self.second_look]
-        return [d for d in fuse_boxes(found, self.iou) if d.confidence >= self.confidence]
-
-    def _worth_a_second_look(self, first_look: list[list[Detection]]) -> bool:
-        if self.second_look_trigger is None:
-            return True
-        fused = fuse_boxes(first_look, self.iou)
-        return bool(fused) and fused[0].confidence >= self.second_look_trigger
+        fused = fuse_boxes(found, self.iou)
+        if self.second_look and (self.second_look_trigger is None
+                                 or (fused and fused[0].confidence >= self.second_look_trigger)):
+            fused = fuse_boxes(found + [m.detect(frame) for m in self.second_look], self.iou)
+        return [d for d in fused if d.confidence >= self.confidence]
 
     def close(self) -> None:
         for member in self.members + self.second_look:
