@@ -4,6 +4,7 @@ names, they find the drawn pistol, and gun-yolov4-tiny stays off the pjreddie li
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from gunwatch.detectors.base import DetectorSettings
@@ -29,10 +30,28 @@ def test_bundle_finds_the_drawn_pistol_at_its_own_threshold(name):
     assert found[0].confidence >= model.meta.thresholds.confidence
 
 
+def plain_fusion(model):
+    """The same members with the mirrored looks off: the fusion of the first look alone."""
+    spec = model.spec.model_copy(update={"mirrored": False, "mirror_trigger": None})
+    return model.model_copy(update={"meta": model.meta.model_copy(update={"ensemble": spec})})
+
+
+class CountingLook:
+    def __init__(self, inner):
+        self.inner, self.name, self.calls = inner, inner.name, 0
+
+    def detect(self, frame):
+        self.calls += 1
+        return self.inner.detect(frame)
+
+    def close(self):
+        self.inner.close()
+
+
 def test_ensemble_bundle_fuses_its_members_boxes_on_the_drawn_pistol():
     """The fused box sits between the members' own boxes and scores their mean when both see
     the pistol: the fusion runs on what the real networks return, not on made-up boxes."""
-    model = load_model(MODELS / "gun-tiny-ensemble")
+    model = plain_fusion(load_model(MODELS / "gun-tiny-ensemble"))
     assert [m.name for m in model.members] == ["gun-tiny-ensemble-yolov3-tiny", "gun-tiny-ensemble-yolov4-tiny"]
     assert all(sha256(m.weights) == m.meta.provenance["weights_sha256"] for m in model.members)
     picture = cv2.imread(str(MODELS / "drawn-pistol.jpg"))
@@ -52,16 +71,33 @@ def test_ensemble_bundle_fuses_its_members_boxes_on_the_drawn_pistol():
     assert found[0].confidence >= model.meta.thresholds.confidence
 
 
-def test_mirrored_ensemble_adds_each_members_look_at_the_flipped_picture():
-    """gun-tiny-ensemble-mirrored (`ensemble.mirrored`): the default's member weights, four
-    looks fused; the flipped looks' boxes come back unflipped, so the pistol is boxed where the
-    plain ensemble boxes it."""
-    model = load_model(MODELS / "gun-tiny-ensemble-mirrored")
-    plain_model = load_model(MODELS / "gun-tiny-ensemble")
-    assert model.spec.mirrored and not plain_model.spec.mirrored
-    assert [m.weights.resolve() for m in model.members] == [m.weights.resolve() for m in plain_model.members]
+def test_default_ensemble_looks_at_the_mirror_only_where_the_plain_fusion_has_a_candidate():
+    """gun-tiny-ensemble (`ensemble.mirror_trigger`): the drawn pistol gets the mirrored looks
+    and is boxed where the plain fusion boxes it; an empty wall does not pay for them."""
+    model = load_model(MODELS / "gun-tiny-ensemble")
+    assert model.spec.mirrored and model.spec.mirror_trigger == pytest.approx(0.30)
+    detector = create_detector("opencv", model)
+    detector.second_look = [CountingLook(look) for look in detector.second_look]
+    plain = create_detector("opencv", plain_fusion(model))
+    wall = np.full((720, 1280, 3), 128, np.uint8)
+    assert detector.detect(wall) == [] and sum(look.calls for look in detector.second_look) == 0
     picture = cv2.imread(str(MODELS / "drawn-pistol.jpg"))
-    plain, mirrored = create_detector("opencv", plain_model), create_detector("opencv", model)
+    (fused,), (alone,) = detector.detect(picture), plain.detect(picture)
+    detector.close(), plain.close()
+    assert [look.calls for look in detector.second_look] == [1, 1]
+    assert fused.box.iou(alone.box) > 0.8 and fused.confidence >= model.meta.thresholds.confidence
+
+
+def test_mirrored_ensemble_adds_each_members_look_at_the_flipped_picture():
+    """gun-tiny-ensemble-mirrored (`ensemble.mirrored`, no trigger): the default's member
+    weights, four looks fused on every picture; the flipped looks' boxes come back unflipped,
+    so the pistol is boxed where the plain fusion boxes it."""
+    model = load_model(MODELS / "gun-tiny-ensemble-mirrored")
+    default = load_model(MODELS / "gun-tiny-ensemble")
+    assert model.spec.mirrored and model.spec.mirror_trigger is None
+    assert [m.weights.resolve() for m in model.members] == [m.weights.resolve() for m in default.members]
+    picture = cv2.imread(str(MODELS / "drawn-pistol.jpg"))
+    plain, mirrored = create_detector("opencv", plain_fusion(default)), create_detector("opencv", model)
     (alone,), (fused,) = plain.detect(picture), mirrored.detect(picture)
     plain.close(), mirrored.close()
     assert mirrored.name == "opencv+opencv+opencv-mirrored+opencv-mirrored"

@@ -66,7 +66,7 @@ def test_json_keys_and_consistency(pistols):
     r = json.loads(result.stdout)
     assert {"map50", "map50_95", "precision", "recall", "f1", "tp", "fp", "fn", "avg_iou",
             "images"} <= set(r)
-    assert r["images"] == LIMIT and r["backend"] == "opencv+opencv" and r["model"] == "gun-tiny-ensemble"
+    assert r["images"] == LIMIT and r["backend"] == "opencv+opencv+opencv-mirrored+opencv-mirrored" and r["model"] == "gun-tiny-ensemble"
     assert r["tp"] + r["fn"] == r["unique_truth_count"] > 0
     assert 0 < r["map50_95"] < r["map50"] <= 1
     assert r["precision"] == pytest.approx(r["tp"] / (r["tp"] + r["fp"]))
